@@ -1,0 +1,19 @@
+//! binlake: change data capture from the MySQL/MariaDB binlog, through Kafka
+//! (Avro, Confluent Schema Registry), into Delta Lake tables.
+//!
+//! The data flows source → events → Kafka → sink → Delta; each stage lives in
+//! its own module:
+//! - [`source`]: reads the binlog and turns row events into [`event::ChangeEvent`]s;
+//! - [`event`]: the shared language, free of MySQL and Kafka types;
+//! - [`avro`]: table schemas and change events as Debezium-compatible Avro;
+//! - [`kafka`]: topics, keyed records in binlog order, the stored position;
+//! - [`registry`]: the embedded Confluent-compatible schema registry;
+//! - [`config`]: the connector file.
+
+pub mod avro;
+pub mod config;
+pub mod event;
+pub mod kafka;
+pub mod logging;
+pub mod registry;
+pub mod source;

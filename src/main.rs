@@ -1,0 +1,165 @@
+//! The `binlake` command line: parses arguments and calls into the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use binlake::logging::{self, LogFormat};
+
+#[derive(Parser)]
+#[command(name = "binlake", version, about = "MySQL/MariaDB binlog → Kafka (Avro) → Delta Lake")]
+struct Cli {
+    /// Log format: human-readable text or one JSON object per line.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
+    /// Log filter (e.g. `info`, `binlake=debug`); overrides RUST_LOG.
+    #[arg(long, global = true)]
+    log_level: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the pipeline(s) a connector file describes until SIGTERM/SIGINT.
+    Run {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value = "all")]
+        role: Role,
+    },
+    /// Preflight checks of connector files; exit 0 only when all pass.
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Check the files alone, without contacting any server (for CI).
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Serve the embedded Confluent-compatible schema registry.
+    Registry {
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: SocketAddr,
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Role {
+    Source,
+    Sink,
+    All,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(e) = logging::init(cli.log_format, cli.log_level.as_deref()) {
+        eprintln!("binlake: {e:#}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("binlake: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(dispatch(cli.command)) {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("binlake: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Run { file, role } => {
+            let connector = std::sync::Arc::new(binlake::config::Connector::load(&file)?);
+            run(connector, role).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check { files, offline } => Ok(check(&files, offline)),
+        Command::Registry { listen, data_dir } => {
+            binlake::registry::serve(listen, &data_dir, shutdown_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Runs the roles the file and `--role` ask for until a shutdown signal.
+async fn run(connector: std::sync::Arc<binlake::config::Connector>, role: Role) -> anyhow::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let want_source = matches!(role, Role::Source | Role::All) && connector.source.is_some();
+    let want_sink = matches!(role, Role::Sink | Role::All) && connector.sink.is_some();
+    if role == Role::Source && connector.source.is_none() {
+        anyhow::bail!("{}: --role source needs a [source] section", connector.file.display());
+    }
+    if want_sink {
+        anyhow::bail!(
+            "{}: the Delta sink is not part of this build yet; run with --role source",
+            connector.file.display()
+        );
+    }
+    if want_source {
+        binlake::source::runner::run(connector, stop_rx).await?;
+    }
+    Ok(())
+}
+
+/// Prints one line per failure; success only when every file passes.
+fn check(files: &[PathBuf], offline: bool) -> ExitCode {
+    let mut failed = false;
+    for file in files {
+        let result = if offline {
+            binlake::config::Connector::load_offline(file).map(|_| ())
+        } else {
+            binlake::config::Connector::load(file).map(|_| ())
+        };
+        match result {
+            Ok(()) => println!("ok: {}", file.display()),
+            Err(e) => {
+                failed = true;
+                for line in e.lines() {
+                    println!("{line}");
+                }
+            }
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}
