@@ -1,0 +1,69 @@
+//! Semantic checks of `[sink]`.
+
+use std::time::Duration;
+
+use super::checker::Checker;
+use super::model::{DeleteMode, SinkConfig};
+use super::raw::RawSink;
+use super::values;
+
+/// Default `sink.flush_interval`.
+pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(5);
+/// Default `sink.max_batch_rows`.
+pub const DEFAULT_MAX_BATCH_ROWS: usize = 100_000;
+/// Largest `sink.max_batch_rows`: bounds the memory one batch may take.
+pub const MAX_BATCH_ROWS: i64 = 10_000_000;
+
+/// Checks `[sink]`, filling in defaults.
+pub fn sink(raw: &RawSink, ck: &mut Checker) -> Option<SinkConfig> {
+    let table_uri = match &raw.table_uri {
+        None => {
+            ck.missing(
+                &["sink"],
+                "sink.table_uri",
+                "add table_uri = \"s3://bucket/{db}/{table}\" (or file:// or a path)",
+            );
+            None
+        }
+        Some(v) => {
+            ck.text(v, "sink.table_uri")
+                .and_then(|text| match values::check_table_uri(&text) {
+                    Ok(()) => Some(text),
+                    Err(e) => {
+                        ck.invalid(Some(v.span()), "sink.table_uri", e);
+                        None
+                    }
+                })
+        }
+    };
+    let flush_interval = ck.duration(
+        raw.flush_interval.as_ref(),
+        "sink.flush_interval",
+        DEFAULT_FLUSH_INTERVAL,
+    );
+    let max_batch_rows = match &raw.max_batch_rows {
+        None => Some(DEFAULT_MAX_BATCH_ROWS),
+        Some(v) if (1..=MAX_BATCH_ROWS).contains(v.get_ref()) => usize::try_from(*v.get_ref()).ok(),
+        Some(v) => {
+            ck.report(
+                Some(v.span()),
+                "sink.max_batch_rows",
+                format!("{} is out of range", v.get_ref()),
+                format!("use 1..={MAX_BATCH_ROWS}"),
+            );
+            None
+        }
+    };
+    let deletes = ck.choice(
+        raw.deletes.as_ref(),
+        "sink.deletes",
+        &[("hard", DeleteMode::Hard), ("soft", DeleteMode::Soft)],
+        DeleteMode::Hard,
+    );
+    Some(SinkConfig {
+        table_uri: table_uri?,
+        flush_interval: flush_interval?,
+        max_batch_rows: max_batch_rows?,
+        deletes: deletes?,
+    })
+}
