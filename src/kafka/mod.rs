@@ -1,0 +1,60 @@
+//! Kafka: topics per table, keyed records in binlog order, tombstones, and
+//! the source position kept in the compacted `{name}.offsets` topic.
+
+pub mod admin;
+pub mod offsets;
+pub mod partition;
+pub mod resume;
+pub mod writer;
+
+use rdkafka::ClientConfig;
+use thiserror::Error;
+
+use crate::config::KafkaConfig;
+
+#[derive(Debug, Error)]
+pub enum KafkaError {
+    #[error("kafka client for {brokers}: {message}")]
+    Client { brokers: String, message: String },
+    #[error("topic {topic}: {message}")]
+    Topic { topic: String, message: String },
+    #[error("delivery to {topic} failed: {message}")]
+    Delivery { topic: String, message: String },
+    #[error("reading {topic}: {message}")]
+    Read { topic: String, message: String },
+}
+
+/// Which librdkafka client a configuration is for: `[kafka.options]` are
+/// mostly connection settings all clients share, but producer-only ones
+/// would make consumers warn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientKind {
+    Producer,
+    Other,
+}
+
+/// Properties only a producer understands.
+fn producer_only(key: &str) -> bool {
+    const PREFIXES: [&str; 10] = [
+        "compression.", "linger.ms", "acks", "request.required.acks", "batch.",
+        "queue.buffering.", "message.timeout.ms", "delivery.timeout.ms", "retries",
+        "partitioner",
+    ];
+    key.starts_with("transaction") || PREFIXES.iter().any(|p| key.starts_with(p))
+}
+
+/// librdkafka settings: the brokers, binlake's defaults, then the
+/// connector's own `[kafka.options]`, which win over the defaults.
+pub fn client_config(kafka: &KafkaConfig, kind: ClientKind, defaults: &[(&str, &str)]) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", kafka.bootstrap_servers());
+    for (k, v) in defaults {
+        config.set(*k, *v);
+    }
+    for (k, v) in &kafka.options {
+        if kind == ClientKind::Producer || !producer_only(k) {
+            config.set(k, v);
+        }
+    }
+    config
+}

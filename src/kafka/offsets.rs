@@ -1,0 +1,67 @@
+//! The source position, kept in the compacted `{name}.offsets` topic so the
+//! container itself holds no state.
+
+use std::time::Duration;
+
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use serde::{Deserialize, Serialize};
+
+use super::admin::{Admin, TopicSpec};
+use super::{resume, KafkaError};
+use crate::config::KafkaConfig;
+use crate::source::position::Position;
+
+/// One stored position: where to resume, and when it was written.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StoredPosition {
+    #[serde(flatten)]
+    pub position: Position,
+    /// Commit time (ms) of the last transaction before `position`.
+    pub source_ts_ms: i64,
+    /// When binlake wrote this record (ms).
+    pub written_ts_ms: i64,
+}
+
+pub struct PositionStore {
+    kafka: KafkaConfig,
+    topic: String,
+    key: String,
+}
+
+impl PositionStore {
+    /// Makes sure the compacted topic exists.
+    pub async fn open(admin: &Admin, kafka: &KafkaConfig, topic: String, key: String) -> Result<Self, KafkaError> {
+        admin.ensure_topic(&topic, TopicSpec { partitions: 1, compacted: true }).await?;
+        Ok(PositionStore { kafka: kafka.clone(), topic, key })
+    }
+
+    /// The last stored position, if any.
+    pub async fn load(&self) -> Result<Option<StoredPosition>, KafkaError> {
+        let kafka = self.kafka.clone();
+        let topic = self.topic.clone();
+        let values = tokio::task::spawn_blocking(move || resume::last_values(&kafka, &topic))
+            .await
+            .map_err(|e| KafkaError::Read { topic: self.topic.clone(), message: e.to_string() })??;
+        match values.get(self.key.as_bytes()) {
+            Some(Some(bytes)) => serde_json::from_slice(bytes).map(Some).map_err(|e| KafkaError::Read {
+                topic: self.topic.clone(),
+                message: format!("stored position is not valid JSON ({e}); delete the topic's record for key '{}' to start over", self.key),
+            }),
+            _ => Ok(None),
+        }
+    }
+
+    /// Writes a position and waits until Kafka has it.
+    pub async fn save(&self, producer: &FutureProducer, stored: &StoredPosition) -> Result<(), KafkaError> {
+        let payload = serde_json::to_vec(stored).map_err(|e| KafkaError::Delivery {
+            topic: self.topic.clone(),
+            message: e.to_string(),
+        })?;
+        let record = FutureRecord::to(&self.topic).key(self.key.as_bytes()).payload(&payload).partition(0);
+        producer
+            .send(record, Duration::from_secs(60))
+            .await
+            .map_err(|(e, _)| KafkaError::Delivery { topic: self.topic.clone(), message: e.to_string() })?;
+        Ok(())
+    }
+}

@@ -1,0 +1,215 @@
+//! Produces change events to their table topics: keyed Avro records in
+//! binlog order, a tombstone after each delete, a bounded number of records
+//! in flight, and records a partition already holds skipped after a restart.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::error::KafkaError as RdError;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use rdkafka::types::RDKafkaErrorCode;
+
+use super::admin::{Admin, TopicSpec};
+use super::offsets::{PositionStore, StoredPosition};
+use super::partition::partition_for;
+use super::{client_config, ClientKind, resume, KafkaError};
+use crate::avro::CodecCache;
+use crate::config::{Connector, KafkaConfig};
+use crate::event::{ChangeEvent, Op};
+use crate::source::position::{ChangeOrder, Position};
+use crate::source::SourceError;
+
+/// Records awaiting the broker's acknowledgement before more are queued:
+/// bounds memory however large a MySQL transaction is.
+const MAX_IN_FLIGHT: usize = 20_000;
+
+struct TopicState {
+    partitions: i32,
+    /// The order of the last record known to be in each partition.
+    last: Vec<Option<ChangeOrder>>,
+}
+
+/// What the writer did, for logs and metrics.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WriterStats {
+    pub produced: u64,
+    pub skipped: u64,
+}
+
+pub struct ChangeWriter {
+    connector: Arc<Connector>,
+    producer: FutureProducer,
+    admin: Admin,
+    store: PositionStore,
+    codecs: CodecCache,
+    topics: HashMap<String, TopicState>,
+    in_flight: VecDeque<(String, DeliveryFuture)>,
+    pub stats: WriterStats,
+}
+
+/// Producer settings binlake relies on: idempotence keeps per-partition
+/// order through retries; the queue bound keeps memory flat.
+fn producer_defaults() -> [(&'static str, &'static str); 6] {
+    [
+        ("enable.idempotence", "true"),
+        ("acks", "all"),
+        ("linger.ms", "20"),
+        ("queue.buffering.max.kbytes", "65536"),
+        ("message.timeout.ms", "300000"),
+        ("batch.num.messages", "10000"),
+    ]
+}
+
+pub fn producer(kafka: &KafkaConfig) -> Result<FutureProducer, KafkaError> {
+    let mut config = client_config(kafka, ClientKind::Producer, &producer_defaults());
+    // Not overridable: exactly-once ordering depends on them.
+    config.set("enable.idempotence", "true");
+    config.set("acks", "all");
+    config
+        .create()
+        .map_err(|e| KafkaError::Client { brokers: kafka.bootstrap_servers(), message: e.to_string() })
+}
+
+impl ChangeWriter {
+    pub async fn open(connector: Arc<Connector>, codecs: CodecCache) -> Result<Self, KafkaError> {
+        let admin = Admin::new(&connector.kafka)?;
+        let store = PositionStore::open(
+            &admin,
+            &connector.kafka,
+            connector.offsets_topic(),
+            connector.name.clone(),
+        )
+        .await?;
+        let producer = producer(&connector.kafka)?;
+        Ok(ChangeWriter {
+            connector,
+            producer,
+            admin,
+            store,
+            codecs,
+            topics: HashMap::new(),
+            in_flight: VecDeque::new(),
+            stats: WriterStats::default(),
+        })
+    }
+
+    /// The last stored source position.
+    pub async fn load_position(&self) -> Result<Option<StoredPosition>, KafkaError> {
+        self.store.load().await
+    }
+
+    /// Queues one change (and its tombstone after a delete), unless the
+    /// partition already holds it.
+    pub async fn write(&mut self, event: &ChangeEvent, order: ChangeOrder) -> Result<(), SourceError> {
+        let codec = self
+            .codecs
+            .codec(&event.table)
+            .await
+            .map_err(|e| SourceError::Registry(e.to_string()))?;
+        let topic = codec.topic().to_string();
+        let key = codec.encode_key(event).map_err(|e| SourceError::Decode(e.to_string()))?;
+        let value = codec
+            .encode_value(event, now_ms())
+            .map_err(|e| SourceError::Decode(e.to_string()))?;
+        let partition = self.partition_of(&topic, &key).await?;
+        self.send(&topic, partition, &key, Some(&value), order).await?;
+        if event.op == Op::Delete {
+            self.send(&topic, partition, &key, None, order.tombstone()).await?;
+        }
+        Ok(())
+    }
+
+    async fn partition_of(&mut self, topic: &str, key: &[u8]) -> Result<i32, KafkaError> {
+        if !self.topics.contains_key(topic) {
+            let partitions = self.admin.ensure_topic(topic, TopicSpec { partitions: 1, compacted: false }).await?;
+            let kafka = self.connector.kafka.clone();
+            let name = topic.to_string();
+            let last = tokio::task::spawn_blocking(move || resume::last_orders(&kafka, &name, partitions))
+                .await
+                .map_err(|e| KafkaError::Read { topic: topic.to_string(), message: e.to_string() })??;
+            self.topics.insert(topic.to_string(), TopicState { partitions, last });
+        }
+        let state = &self.topics[topic];
+        Ok(partition_for(key, state.partitions))
+    }
+
+    async fn send(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        key: &[u8],
+        value: Option<&[u8]>,
+        order: ChangeOrder,
+    ) -> Result<(), KafkaError> {
+        if let Some(state) = self.topics.get_mut(topic) {
+            let last = &mut state.last[partition as usize];
+            if last.is_some_and(|l| order <= l) {
+                self.stats.skipped += 1;
+                return Ok(());
+            }
+            *last = Some(order);
+        }
+        while self.in_flight.len() >= MAX_IN_FLIGHT {
+            self.await_oldest().await?;
+        }
+        let header = order.encode();
+        let headers = OwnedHeaders::new().insert(Header { key: ChangeOrder::HEADER, value: Some(&header) });
+        let mut record = FutureRecord::to(topic).partition(partition).key(key).headers(headers);
+        if let Some(v) = value {
+            record = record.payload(v);
+        }
+        loop {
+            match self.producer.send_result(record) {
+                Ok(delivery) => {
+                    self.in_flight.push_back((topic.to_string(), delivery));
+                    self.stats.produced += 1;
+                    return Ok(());
+                }
+                Err((RdError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    if self.in_flight.is_empty() {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    } else {
+                        self.await_oldest().await?;
+                    }
+                }
+                Err((e, _)) => {
+                    return Err(KafkaError::Delivery { topic: topic.to_string(), message: e.to_string() })
+                }
+            }
+        }
+    }
+
+    async fn await_oldest(&mut self) -> Result<(), KafkaError> {
+        let Some((topic, delivery)) = self.in_flight.pop_front() else { return Ok(()) };
+        match delivery.await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err((e, _))) => Err(KafkaError::Delivery { topic, message: e.to_string() }),
+            Err(_) => Err(KafkaError::Delivery { topic, message: "producer dropped the record".into() }),
+        }
+    }
+
+    /// Waits until the broker has every queued record.
+    pub async fn flush(&mut self) -> Result<(), KafkaError> {
+        while !self.in_flight.is_empty() {
+            self.await_oldest().await?;
+        }
+        Ok(())
+    }
+
+    /// Records a resume position once everything before it is in Kafka.
+    pub async fn commit(&mut self, position: &Position, source_ts_ms: i64) -> Result<(), KafkaError> {
+        self.flush().await?;
+        let stored = StoredPosition { position: position.clone(), source_ts_ms, written_ts_ms: now_ms() };
+        self.store.save(&self.producer, &stored).await
+    }
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,48 @@
+//! What can stop the source, each with what to do next.
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum SourceError {
+    #[error("cannot connect to MySQL: {0}; check [source].url, the password variable and that the server is up")]
+    Connect(String),
+    #[error("MySQL query `{stmt}` failed: {message}")]
+    Query { stmt: String, message: String },
+    #[error("binlog stream: {0}")]
+    Binlog(String),
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("source position: {0}")]
+    Position(String),
+    #[error("{0}")]
+    Decode(String),
+    #[error("kafka: {0}")]
+    Kafka(String),
+    #[error("schema registry: {0}")]
+    Registry(String),
+    #[error("MySQL server misconfigured: {0}")]
+    ServerConfig(String),
+}
+
+impl SourceError {
+    pub fn connect(e: impl std::fmt::Display) -> Self {
+        SourceError::Connect(e.to_string())
+    }
+
+    /// A closure for `map_err` that names the statement that failed.
+    pub fn query<E: std::fmt::Display>(stmt: &str) -> impl FnOnce(E) -> Self + '_ {
+        move |e| SourceError::Query { stmt: stmt.to_string(), message: e.to_string() }
+    }
+
+    /// Whether reconnecting may help (the server or network went away), as
+    /// opposed to a problem that needs a person.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, SourceError::Connect(_) | SourceError::Binlog(_) | SourceError::Kafka(_))
+    }
+}
+
+impl From<crate::kafka::KafkaError> for SourceError {
+    fn from(e: crate::kafka::KafkaError) -> Self {
+        SourceError::Kafka(e.to_string())
+    }
+}

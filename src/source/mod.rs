@@ -1,0 +1,26 @@
+//! Reads the MySQL/MariaDB binlog and turns row events into change events.
+//!
+//! - [`runner`]: the source task (start position, reconnects, shutdown);
+//! - [`binlog`]: one replication connection, verified events;
+//! - [`stream`]: events → change events and commit points;
+//! - [`catalog`]: captured tables and their cached decoders;
+//! - [`decode`]: row images → values, per the type mapping;
+//! - [`position`]: resume points and the order of changes.
+
+pub mod binlog;
+pub mod catalog;
+pub mod charset;
+pub mod column_meta;
+pub mod cursor;
+pub mod decimal;
+pub mod decode;
+mod error;
+pub mod jsonb;
+pub mod position;
+pub mod runner;
+pub mod stream;
+pub mod table_map;
+pub mod temporal;
+pub mod value;
+
+pub use error::SourceError;

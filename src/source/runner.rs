@@ -1,0 +1,211 @@
+//! The source task: checks the server, finds where to start, follows the
+//! binlog into Kafka, stores its position, reconnects after failures and
+//! stops cleanly on shutdown.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Opts, OptsBuilder, Pool};
+use tokio::sync::watch;
+
+use super::binlog::{BinlogConnection, Flavour};
+use super::catalog::Catalog;
+use super::position::Position;
+use super::stream::{ChangeStream, StreamItem};
+use super::SourceError;
+use crate::avro::{CodecCache, RegistryClient};
+use crate::config::{Connector, SourceConfig};
+use crate::kafka::writer::ChangeWriter;
+
+/// Longest time a committed position waits before it is stored.
+const SAVE_EVERY: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Connection options from the connector file and the password variable.
+pub fn mysql_opts(source: &SourceConfig) -> Result<Opts, SourceError> {
+    let password = source.password.as_ref().ok_or_else(|| {
+        SourceError::Connect(format!("environment variable {} is not set", source.password_env))
+    })?;
+    let builder = OptsBuilder::default()
+        .ip_or_hostname(source.url.host.clone())
+        .tcp_port(source.url.port)
+        .user(Some(source.url.user.clone()))
+        .pass(Some(password.expose().to_string()))
+        .db_name(source.url.database.clone())
+        .prefer_socket(false);
+    Ok(Opts::from(builder))
+}
+
+/// The server's flavour, after checking the settings binlake depends on.
+pub async fn check_server(pool: &Pool) -> Result<Flavour, SourceError> {
+    let mut conn = pool.get_conn().await.map_err(SourceError::connect)?;
+    let version: Option<String> = conn.query_first("SELECT VERSION()").await.map_err(SourceError::query("SELECT VERSION()"))?;
+    let flavour = Flavour::from_version(version.as_deref().unwrap_or(""));
+    let stmt = "SHOW GLOBAL VARIABLES WHERE Variable_name IN \
+        ('log_bin','binlog_format','binlog_row_image','binlog_row_metadata','log_bin_compress')";
+    let vars: Vec<(String, String)> = conn.query(stmt).await.map_err(SourceError::query(stmt))?;
+    let get = |name: &str| vars.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.to_ascii_uppercase());
+    let mut problems = Vec::new();
+    let mut expect = |name: &str, want: &str| match get(name) {
+        Some(v) if v == want => {}
+        Some(v) => problems.push(format!("{name}={v} (set {name}={want})")),
+        None => problems.push(format!("{name} is unknown to this server (binlake needs {name}={want})")),
+    };
+    expect("log_bin", "ON");
+    expect("binlog_format", "ROW");
+    expect("binlog_row_image", "FULL");
+    expect("binlog_row_metadata", "FULL");
+    if get("log_bin_compress").as_deref() == Some("ON") {
+        problems.push("log_bin_compress=ON (binlake cannot read compressed events; set it OFF)".into());
+    }
+    if problems.is_empty() {
+        Ok(flavour)
+    } else {
+        Err(SourceError::ServerConfig(problems.join("; ")))
+    }
+}
+
+/// The server's current end of binlog, where a new pipeline starts streaming.
+pub async fn current_position(pool: &Pool, flavour: Flavour) -> Result<Position, SourceError> {
+    let mut conn = pool.get_conn().await.map_err(SourceError::connect)?;
+    let stmt = "SHOW MASTER STATUS";
+    let row: Option<mysql_async::Row> = conn.query_first(stmt).await.map_err(SourceError::query(stmt))?;
+    let row = row.ok_or_else(|| SourceError::ServerConfig("SHOW MASTER STATUS is empty: the binlog is off".into()))?;
+    let file: String = row.get(0).ok_or_else(|| SourceError::Position("no binlog file".into()))?;
+    let pos: u64 = row.get(1).ok_or_else(|| SourceError::Position("no binlog position".into()))?;
+    let gtid_set = match flavour {
+        Flavour::MariaDb => {
+            let stmt = "SELECT @@GLOBAL.gtid_binlog_pos";
+            let g: Option<String> = conn.query_first(stmt).await.map_err(SourceError::query(stmt))?;
+            g.filter(|g| !g.is_empty())
+        }
+        Flavour::MySql => None,
+    };
+    Ok(Position { file, pos, gtid_set })
+}
+
+/// Runs the source until `shutdown` turns true, then stores the position of
+/// the last complete transaction and returns.
+pub async fn run(connector: Arc<Connector>, mut shutdown: watch::Receiver<bool>) -> Result<(), SourceError> {
+    let source = Arc::new(
+        connector
+            .source
+            .clone()
+            .ok_or_else(|| SourceError::ServerConfig("the connector file has no [source]".into()))?,
+    );
+    let opts = mysql_opts(&source)?;
+    let pool = Pool::new(opts.clone());
+    let flavour = check_server(&pool).await?;
+    let registry = RegistryClient::new(&connector.registry.url).map_err(|e| SourceError::Registry(e.to_string()))?;
+    let codecs = CodecCache::new(connector.name.clone(), registry);
+    let mut writer = ChangeWriter::open(connector.clone(), codecs).await.map_err(kafka_err)?;
+    let mut committed = match writer.load_position().await.map_err(kafka_err)? {
+        Some(stored) => {
+            tracing::info!(position = %stored.position, "resuming from the stored position");
+            stored.position
+        }
+        None => {
+            if source.snapshot == crate::config::SnapshotMode::Initial {
+                tracing::warn!(
+                    "snapshot = \"initial\" is not supported by this build yet: existing rows are not \
+                     read, only changes from now on"
+                );
+            }
+            let start = current_position(&pool, flavour).await?;
+            tracing::info!(position = %start, "no stored position: streaming from the server's current position");
+            writer.commit(&start, 0).await.map_err(kafka_err)?;
+            start
+        }
+    };
+    let mut catalog = Catalog::new(source.clone(), pool.clone(), flavour);
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        let conn = match BinlogConnection::open(opts.clone(), flavour, source.server_id, source.heartbeat, &committed).await {
+            Ok(conn) => conn,
+            Err(e) if e.is_transient() => {
+                tracing::warn!(error = %e, retry_in = ?backoff, "cannot open the binlog stream");
+                if wait_or_shutdown(&mut shutdown, backoff).await {
+                    break;
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        tracing::info!(from = %committed, ?flavour, "streaming binlog");
+        let mut stream = ChangeStream::new(connector.name.clone(), flavour, conn, catalog, &committed);
+        let outcome = follow(&mut stream, &mut writer, &mut committed, &mut shutdown, &mut backoff).await;
+        catalog = stream.into_catalog().await;
+        match outcome {
+            Ok(true) => break,
+            Ok(false) => tracing::warn!("the server closed the binlog stream; reconnecting"),
+            Err(e) if e.is_transient() => {
+                tracing::warn!(error = %e, retry_in = ?backoff, "binlog stream failed; resuming from {committed}");
+                if wait_or_shutdown(&mut shutdown, backoff).await {
+                    break;
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+            Err(e) => {
+                // Store what is complete so a fixed restart resumes there.
+                let _ = writer.commit(&committed, 0).await;
+                return Err(e);
+            }
+        }
+    }
+    writer.commit(&committed, 0).await.map_err(kafka_err)?;
+    tracing::info!(position = %committed, produced = writer.stats.produced, skipped = writer.stats.skipped, "source stopped");
+    Ok(())
+}
+
+/// Follows one connection. `Ok(true)`: shutdown requested; `Ok(false)`: the
+/// server ended the stream.
+async fn follow(
+    stream: &mut ChangeStream,
+    writer: &mut ChangeWriter,
+    committed: &mut Position,
+    shutdown: &mut watch::Receiver<bool>,
+    backoff: &mut Duration,
+) -> Result<bool, SourceError> {
+    let mut last_save = Instant::now();
+    let mut unsaved = false;
+    let mut last_ts_ms = 0;
+    loop {
+        let item = tokio::select! {
+            biased;
+            _ = shutdown.changed() => return Ok(true),
+            item = stream.next() => item?,
+        };
+        let Some(item) = item else { return Ok(false) };
+        match item {
+            StreamItem::Change(event, order) => {
+                last_ts_ms = event.source.ts_ms;
+                writer.write(&event, order).await?;
+            }
+            StreamItem::Commit(position) => {
+                *committed = position;
+                unsaved = true;
+                *backoff = Duration::from_millis(500);
+            }
+            StreamItem::Heartbeat { .. } => {}
+        }
+        if unsaved && last_save.elapsed() >= SAVE_EVERY {
+            writer.commit(committed, last_ts_ms).await.map_err(kafka_err)?;
+            last_save = Instant::now();
+            unsaved = false;
+        }
+    }
+}
+
+/// Sleeps, unless shutdown comes first (then returns true).
+async fn wait_or_shutdown(shutdown: &mut watch::Receiver<bool>, d: Duration) -> bool {
+    tokio::select! {
+        _ = shutdown.changed() => true,
+        _ = tokio::time::sleep(d) => *shutdown.borrow(),
+    }
+}
+
+fn kafka_err(e: crate::kafka::KafkaError) -> SourceError {
+    SourceError::Kafka(e.to_string())
+}

@@ -1,0 +1,307 @@
+//! Turns binlog events into change events and commit points: tracks the
+//! transaction each row belongs to, splits key-changing updates, numbers
+//! every change so a restart can tell what Kafka already holds.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use mysql_async::binlog::events::{Event, EventData, GtidEvent, QueryEvent, RowsEventData};
+
+use super::binlog::{
+    BinlogConnection, Flavour, FORMAT_DESCRIPTION, HEARTBEAT, MARIADB_GTID, ROTATE,
+};
+use super::catalog::Catalog;
+use super::decode::TableDecoder;
+use super::position::{ChangeOrder, MariaGtid, MariaGtidState, Position};
+use super::SourceError;
+use crate::event::{ChangeEvent, Op, Row, SnapshotMarker, SourceInfo, TransactionInfo};
+
+/// What the source hands on, in binlog order.
+#[derive(Debug)]
+pub enum StreamItem {
+    /// One row change and its place in the binlog.
+    Change(Box<ChangeEvent>, ChangeOrder),
+    /// Every change before this point is complete: a safe resume position.
+    Commit(Position),
+    /// The server is alive but idle; its clock (seconds) says how far we are.
+    Heartbeat { server_ts: u32 },
+}
+
+/// MariaDB's GTID flag for a transaction without BEGIN/COMMIT (DDL).
+const FL_STANDALONE: u8 = 1;
+
+struct Txn {
+    id: String,
+    gtid: Option<String>,
+    maria_gtid: Option<MariaGtid>,
+    file: String,
+    pos: u64,
+    thread: Option<u64>,
+    /// Changes emitted so far, for `transaction.total_order`.
+    total: u64,
+    per_table: HashMap<String, u64>,
+    standalone: bool,
+}
+
+pub struct ChangeStream {
+    name: String,
+    flavour: Flavour,
+    conn: BinlogConnection,
+    catalog: Catalog,
+    gtid_state: MariaGtidState,
+    txn: Option<Txn>,
+    /// Decoders for the table ids mapped in the current transaction.
+    mapped: HashMap<u64, Arc<TableDecoder>>,
+    pending: VecDeque<StreamItem>,
+}
+
+impl ChangeStream {
+    /// `from` is where the connection starts: its GTID state seeds ours.
+    pub fn new(name: String, flavour: Flavour, conn: BinlogConnection, catalog: Catalog, from: &Position) -> Self {
+        let gtid_state = from
+            .gtid_set
+            .as_deref()
+            .filter(|_| flavour == Flavour::MariaDb)
+            .and_then(MariaGtidState::parse)
+            .unwrap_or_default();
+        ChangeStream {
+            name,
+            flavour,
+            conn,
+            catalog,
+            gtid_state,
+            txn: None,
+            mapped: HashMap::new(),
+            pending: VecDeque::new(),
+        }
+    }
+
+    /// Gives back the catalog (its caches survive a reconnect).
+    pub async fn into_catalog(self) -> Catalog {
+        self.conn.close().await;
+        self.catalog
+    }
+
+    /// The next item; `Ok(None)` when the server ends the stream.
+    pub async fn next(&mut self) -> Result<Option<StreamItem>, SourceError> {
+        loop {
+            if let Some(item) = self.pending.pop_front() {
+                return Ok(Some(item));
+            }
+            let Some(event) = self.conn.next_event().await? else {
+                return Ok(None);
+            };
+            self.handle(event).await?;
+        }
+    }
+
+    async fn handle(&mut self, event: Event) -> Result<(), SourceError> {
+        let header = event.header();
+        let kind = header.event_type_raw();
+        let start = u64::from(header.log_pos()).saturating_sub(u64::from(header.event_size()));
+        match kind {
+            MARIADB_GTID => {
+                let (gtid, flags) = MariaGtid::from_event_body(header.server_id(), event.data())
+                    .ok_or_else(|| SourceError::Binlog("short MariaDB GTID event".into()))?;
+                self.begin(Some(gtid.to_string()), Some(gtid), start, flags & FL_STANDALONE != 0);
+                return Ok(());
+            }
+            ROTATE | FORMAT_DESCRIPTION => return Ok(()),
+            HEARTBEAT => {
+                self.pending.push_back(StreamItem::Heartbeat { server_ts: header.timestamp() });
+                return Ok(());
+            }
+            _ => {}
+        }
+        let data = match event.read_data() {
+            Ok(Some(data)) => data,
+            // Types the crate does not know (MariaDB's GTID_LIST, checkpoints,
+            // annotations) carry nothing binlake needs.
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                return Err(SourceError::Binlog(format!(
+                    "cannot parse event type {kind} at {}:{start}: {e}",
+                    self.conn.file
+                )))
+            }
+        };
+        match data {
+            EventData::GtidEvent(g) => {
+                let gtid = mysql_gtid(&g);
+                self.begin(Some(gtid), None, start, false);
+            }
+            EventData::QueryEvent(q) => self.on_query(&q, start, header.log_pos()),
+            EventData::TableMapEvent(tme) => {
+                if let Some(decoder) = self.catalog.on_table_map(&tme).await? {
+                    self.mapped.insert(tme.table_id(), decoder);
+                }
+            }
+            EventData::RowsEvent(rows) => {
+                self.on_rows(&rows, header.timestamp(), header.server_id())?
+            }
+            EventData::XidEvent(_) => self.commit(u64::from(header.log_pos())),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn begin(&mut self, gtid: Option<String>, maria: Option<MariaGtid>, start: u64, standalone: bool) {
+        let id = gtid.clone().unwrap_or_else(|| format!("{}:{start}", self.conn.file));
+        self.txn = Some(Txn {
+            id,
+            gtid,
+            maria_gtid: maria,
+            file: self.conn.file.clone(),
+            pos: start,
+            thread: None,
+            total: 0,
+            per_table: HashMap::new(),
+            standalone,
+        });
+    }
+
+    fn on_query(&mut self, q: &QueryEvent<'_>, start: u64, end: u32) {
+        let text = q.query();
+        let trimmed = text.trim();
+        if trimmed.eq_ignore_ascii_case("BEGIN") {
+            if self.txn.is_none() {
+                self.begin(None, None, start, false);
+            }
+            if let Some(t) = self.txn.as_mut() {
+                t.thread = Some(u64::from(q.thread_id()));
+            }
+            return;
+        }
+        if trimmed.eq_ignore_ascii_case("COMMIT") {
+            self.commit(u64::from(end));
+            return;
+        }
+        // Anything else is DDL or a statement outside row logging: forget
+        // cached table shapes, the next TABLE_MAP carries the new ones.
+        tracing::debug!(query = %trimmed, "statement in binlog; table caches refreshed");
+        self.catalog.invalidate();
+        let standalone = self.txn.as_ref().map(|t| t.standalone).unwrap_or(true);
+        if standalone {
+            self.commit(u64::from(end));
+        }
+    }
+
+    fn on_rows(
+        &mut self,
+        rows: &RowsEventData<'_>,
+        timestamp: u32,
+        server_id: u32,
+    ) -> Result<(), SourceError> {
+        let Some(decoder) = self.mapped.get(&rows.table_id()).cloned() else {
+            return Ok(()); // a table that is not captured
+        };
+        let images = decoder
+            .decode_rows(rows)
+            .map_err(|e| SourceError::Decode(format!("{}: {e}", decoder.schema().qualified_name())))?;
+        let kind = match rows {
+            RowsEventData::WriteRowsEventV1(_) | RowsEventData::WriteRowsEvent(_) => Op::Create,
+            RowsEventData::DeleteRowsEventV1(_) | RowsEventData::DeleteRowsEvent(_) => Op::Delete,
+            _ => Op::Update,
+        };
+        if self.txn.is_none() {
+            // A server without GTIDs or BEGIN events (should not happen with
+            // row logging): treat the rows as their own transaction.
+            let start = 0;
+            self.begin(None, None, start, false);
+        }
+        for (row_index, (before, after)) in images.into_iter().enumerate() {
+            let row_index = row_index as u32;
+            match kind {
+                Op::Update => {
+                    let (Some(before), Some(after)) = (before, after) else {
+                        return Err(SourceError::Decode("update row without both images".into()));
+                    };
+                    let schema = decoder.schema();
+                    if schema.key_of(&before) != schema.key_of(&after) {
+                        // Debezium's contract: delete the old key, create the new one.
+                        self.emit(&decoder, Op::Delete, Some(before), None, (row_index, timestamp, server_id));
+                        self.emit(&decoder, Op::Create, None, Some(after), (row_index, timestamp, server_id));
+                    } else {
+                        self.emit(&decoder, Op::Update, Some(before), Some(after), (row_index, timestamp, server_id));
+                    }
+                }
+                op => self.emit(&decoder, op, before, after, (row_index, timestamp, server_id)),
+            }
+        }
+        Ok(())
+    }
+
+    fn emit(
+        &mut self,
+        decoder: &TableDecoder,
+        op: Op,
+        before: Option<Row>,
+        after: Option<Row>,
+        (row, timestamp, server_id): (u32, u32, u32),
+    ) {
+        let Some(txn) = self.txn.as_mut() else { return };
+        let schema = decoder.schema().clone();
+        txn.total += 1;
+        let per_table = txn.per_table.entry(schema.qualified_name()).or_insert(0);
+        *per_table += 1;
+        let order = ChangeOrder::new(&txn.file, txn.pos, txn.total);
+        let event = ChangeEvent {
+            op,
+            before,
+            after,
+            source: SourceInfo {
+                name: self.name.clone(),
+                ts_ms: i64::from(timestamp) * 1000,
+                snapshot: SnapshotMarker::False,
+                server_id,
+                gtid: txn.gtid.clone(),
+                file: txn.file.clone(),
+                pos: txn.pos,
+                row,
+                thread: txn.thread,
+                query: None,
+            },
+            transaction: Some(TransactionInfo {
+                id: txn.id.clone(),
+                total_order: txn.total,
+                data_collection_order: *per_table,
+            }),
+            table: schema,
+        };
+        self.pending.push_back(StreamItem::Change(Box::new(event), order));
+    }
+
+    fn commit(&mut self, end: u64) {
+        if let Some(txn) = self.txn.take() {
+            if let Some(g) = txn.maria_gtid {
+                self.gtid_state.apply(g);
+            }
+        }
+        self.mapped.clear();
+        // MySQL resumes by file:pos; its GTID sets are reported per event only.
+        let gtid_set = match self.flavour {
+            Flavour::MariaDb => (!self.gtid_state.is_empty()).then(|| self.gtid_state.to_string()),
+            Flavour::MySql => None,
+        };
+        self.pending.push_back(StreamItem::Commit(Position {
+            file: self.conn.file.clone(),
+            pos: end,
+            gtid_set,
+        }));
+    }
+}
+
+/// `uuid:gno`, as MySQL prints a GTID.
+fn mysql_gtid(g: &GtidEvent) -> String {
+    let sid = g.sid();
+    let hex: String = sid.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}:{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32],
+        g.gno()
+    )
+}
