@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Starts, stops or reports the local servers binlake's tests and demo use:
+#   mariadb   private MariaDB, binlog ROW / FULL image / FULL row metadata
+#   kafka     tansu (Kafka protocol, sqlite storage)
+#   registry  binlake's embedded schema registry
+# Usage: scripts/servers.sh start|stop|status [mariadb|kafka|registry ...]
+# Idempotent: starting a running server does nothing; stop only kills the
+# PIDs this script started.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+mkdir -p "$RUN_DIR" "$LOG_DIR"
+
+MYSQL_DIR=$BINLAKE_DATA/mariadb
+
+mariadb_sql() { mariadb --no-defaults --socket="$MYSQL_DIR/sock" -uroot --default-character-set=utf8mb4 "$@"; }
+
+start_mariadb() {
+    if pid_alive "$MYSQL_DIR/pid"; then log "mariadb already running on $BINLAKE_MYSQL_PORT"; return; fi
+    if [ ! -d "$MYSQL_DIR/mysql" ]; then
+        log "initialising MariaDB in $MYSQL_DIR"
+        mkdir -p "$MYSQL_DIR"
+        mariadb-install-db --no-defaults --user="$(id -un)" --datadir="$MYSQL_DIR" \
+            --auth-root-authentication-method=normal >"$LOG_DIR/mariadb-install.log" 2>&1 \
+            || die "mariadb-install-db failed; see $LOG_DIR/mariadb-install.log"
+        local fresh=1
+    fi
+    ensure_port_free "$BINLAKE_MYSQL_PORT" "MariaDB (BINLAKE_MYSQL_PORT)"
+    log "starting mariadb on 127.0.0.1:$BINLAKE_MYSQL_PORT"
+    nohup mariadbd --no-defaults --user="$(id -un)" --datadir="$MYSQL_DIR" \
+        --socket="$MYSQL_DIR/sock" --pid-file="$MYSQL_DIR/pid" \
+        --port="$BINLAKE_MYSQL_PORT" --bind-address=127.0.0.1 \
+        --log-bin=mysql-bin --binlog-format=ROW --binlog-row-image=FULL \
+        --binlog-row-metadata=FULL --server-id=1 \
+        --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
+        --max-allowed-packet=256M --innodb-buffer-pool-size=256M \
+        --log-error="$LOG_DIR/mariadb.err" >"$LOG_DIR/mariadb.out" 2>&1 &
+    for _ in $(seq 120); do
+        if mariadb-admin --no-defaults --socket="$MYSQL_DIR/sock" -uroot ping >/dev/null 2>&1; then break; fi
+        sleep 0.5
+    done
+    mariadb-admin --no-defaults --socket="$MYSQL_DIR/sock" -uroot ping >/dev/null 2>&1 \
+        || die "mariadb did not come up; see $LOG_DIR/mariadb.err"
+    if [ "${fresh:-0}" = 1 ]; then
+        # install-db leaves anonymous ''@'localhost' accounts that shadow
+        # 'cdc'@'%' for local clients: drop them.
+        mariadb_sql <<SQL
+DELETE FROM mysql.global_priv WHERE User = '';
+FLUSH PRIVILEGES;
+CREATE USER IF NOT EXISTS 'cdc'@'%' IDENTIFIED BY '$BINLAKE_MYSQL_PASSWORD';
+CREATE USER IF NOT EXISTS 'cdc'@'localhost' IDENTIFIED BY '$BINLAKE_MYSQL_PASSWORD';
+GRANT REPLICATION SLAVE, BINLOG MONITOR, SELECT, RELOAD ON *.* TO 'cdc'@'%';
+GRANT REPLICATION SLAVE, BINLOG MONITOR, SELECT, RELOAD ON *.* TO 'cdc'@'localhost';
+CREATE USER IF NOT EXISTS 'binlake_admin'@'%' IDENTIFIED BY '$BINLAKE_ADMIN_PASSWORD';
+CREATE USER IF NOT EXISTS 'binlake_admin'@'localhost' IDENTIFIED BY '$BINLAKE_ADMIN_PASSWORD';
+GRANT ALL PRIVILEGES ON *.* TO 'binlake_admin'@'%' WITH GRANT OPTION;
+GRANT ALL PRIVILEGES ON *.* TO 'binlake_admin'@'localhost' WITH GRANT OPTION;
+FLUSH PRIVILEGES;
+SQL
+    fi
+    log "mariadb ready"
+}
+
+stop_mariadb() {
+    if pid_alive "$MYSQL_DIR/pid"; then
+        log "stopping mariadb"
+        local pid; pid=$(cat "$MYSQL_DIR/pid")
+        kill "$pid"
+        for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+        kill -9 "$pid" 2>/dev/null || true
+    fi
+}
+
+start_kafka() {
+    if pid_alive "$RUN_DIR/kafka.pid"; then log "kafka (tansu) already running on $BINLAKE_KAFKA_PORT"; return; fi
+    [ -x "$TANSU_BIN" ] || die "tansu is not installed at $TANSU_BIN; run scripts/install.sh"
+    ensure_port_free "$BINLAKE_KAFKA_PORT" "Kafka (BINLAKE_KAFKA_PORT)"
+    mkdir -p "$BINLAKE_DATA/kafka"
+    log "starting kafka (tansu) on 127.0.0.1:$BINLAKE_KAFKA_PORT"
+    # tansu reads the sqlite path relative to its working directory.
+    (cd "$BINLAKE_DATA/kafka" && exec nohup "$TANSU_BIN" broker \
+        --listener-url "tcp://127.0.0.1:$BINLAKE_KAFKA_PORT" \
+        --advertised-listener-url "tcp://127.0.0.1:$BINLAKE_KAFKA_PORT" \
+        --storage-engine "sqlite://tansu.db" \
+        >"$LOG_DIR/kafka.log" 2>&1) &
+    echo $! >"$RUN_DIR/kafka.pid"
+    wait_port "$BINLAKE_KAFKA_PORT" kafka "$RUN_DIR/kafka.pid"
+    log "kafka ready"
+}
+
+start_registry() {
+    if pid_alive "$RUN_DIR/registry.pid"; then log "registry already running on $BINLAKE_REGISTRY_PORT"; return; fi
+    [ -x "$BINLAKE_BIN" ] || die "binlake is not built at $BINLAKE_BIN; run cargo build"
+    ensure_port_free "$BINLAKE_REGISTRY_PORT" "the registry (BINLAKE_REGISTRY_PORT)"
+    log "starting schema registry on 127.0.0.1:$BINLAKE_REGISTRY_PORT"
+    nohup "$BINLAKE_BIN" registry --listen "127.0.0.1:$BINLAKE_REGISTRY_PORT" \
+        --data-dir "$BINLAKE_DATA/registry" >"$LOG_DIR/registry.log" 2>&1 &
+    echo $! >"$RUN_DIR/registry.pid"
+    wait_port "$BINLAKE_REGISTRY_PORT" registry "$RUN_DIR/registry.pid"
+    log "registry ready"
+}
+
+stop_pidfile() {
+    local name=$1 file="$RUN_DIR/$1.pid"
+    if pid_alive "$file"; then
+        log "stopping $name"
+        local pid; pid=$(cat "$file")
+        kill "$pid"
+        for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+        kill -9 "$pid" 2>/dev/null || true
+    fi
+    rm -f "$file"
+}
+
+status_of() {
+    case $1 in
+        mariadb) pid_alive "$MYSQL_DIR/pid" && echo "mariadb: running (port $BINLAKE_MYSQL_PORT)" || echo "mariadb: stopped" ;;
+        *) pid_alive "$RUN_DIR/$1.pid" && echo "$1: running" || echo "$1: stopped" ;;
+    esac
+}
+
+action=${1:-}; shift || true
+services=("$@"); [ ${#services[@]} -gt 0 ] || services=(mariadb kafka registry)
+for s in "${services[@]}"; do
+    case $s in mariadb|kafka|registry) ;; *) die "unknown server '$s' (mariadb, kafka, registry)" ;; esac
+done
+case $action in
+    start) for s in "${services[@]}"; do "start_$s"; done ;;
+    stop)
+        for s in "${services[@]}"; do
+            case $s in mariadb) stop_mariadb ;; *) stop_pidfile "$s" ;; esac
+        done ;;
+    status) for s in "${services[@]}"; do status_of "$s"; done ;;
+    *) die "usage: scripts/servers.sh start|stop|status [mariadb|kafka|registry ...]" ;;
+esac
