@@ -29,7 +29,7 @@ pub struct TopicSpec {
 impl Admin {
     pub fn new(kafka: &KafkaConfig) -> Result<Self, KafkaError> {
         let brokers = kafka.bootstrap_servers();
-        let err = |e: rdkafka::error::KafkaError| KafkaError::Client {
+        let err = |e: rdkafka::error::KafkaError| KafkaError::Config {
             brokers: brokers.clone(),
             message: e.to_string(),
         };

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod offsets;
 pub mod partition;
+pub mod producer;
 pub mod resume;
 pub mod writer;
 
@@ -16,12 +17,17 @@ use crate::config::KafkaConfig;
 pub enum KafkaError {
     #[error("kafka client for {brokers}: {message}")]
     Client { brokers: String, message: String },
+    /// librdkafka refused the settings: a person must fix `[kafka]`.
+    #[error("kafka settings for {brokers} refused: {message}; fix [kafka.options]")]
+    Config { brokers: String, message: String },
     #[error("topic {topic}: {message}")]
     Topic { topic: String, message: String },
     #[error("delivery to {topic} failed: {message}")]
     Delivery { topic: String, message: String },
     #[error("reading {topic}: {message}")]
     Read { topic: String, message: String },
+    #[error("kafka transaction: {0}")]
+    Transaction(String),
 }
 
 /// Which librdkafka client a configuration is for: `[kafka.options]` are

@@ -23,10 +23,12 @@ fn reader(kafka: &KafkaConfig) -> Result<BaseConsumer, KafkaError> {
             ("enable.auto.commit", "false"),
             ("enable.partition.eof", "true"),
             ("auto.offset.reset", "earliest"),
+            // Records of aborted transactions never count as written.
+            ("isolation.level", "read_committed"),
         ],
     )
     .create()
-    .map_err(|e| KafkaError::Client { brokers: kafka.bootstrap_servers(), message: e.to_string() })
+    .map_err(|e| KafkaError::Config { brokers: kafka.bootstrap_servers(), message: e.to_string() })
 }
 
 fn read_err(topic: &str, e: impl ToString) -> KafkaError {

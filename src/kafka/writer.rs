@@ -8,15 +8,16 @@ use std::time::Duration;
 
 use rdkafka::error::KafkaError as RdError;
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use rdkafka::producer::{DeliveryFuture, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
 
 use super::admin::{Admin, TopicSpec};
 use super::offsets::{PositionStore, StoredPosition};
 use super::partition::partition_for;
-use super::{client_config, ClientKind, resume, KafkaError};
+use super::producer::SourceProducer;
+use super::{resume, KafkaError};
 use crate::avro::CodecCache;
-use crate::config::{Connector, KafkaConfig};
+use crate::config::Connector;
 use crate::event::{ChangeEvent, Op};
 use crate::source::position::{ChangeOrder, Position};
 use crate::source::SourceError;
@@ -40,36 +41,13 @@ pub struct WriterStats {
 
 pub struct ChangeWriter {
     connector: Arc<Connector>,
-    producer: FutureProducer,
+    producer: SourceProducer,
     admin: Admin,
     store: PositionStore,
     codecs: CodecCache,
     topics: HashMap<String, TopicState>,
     in_flight: VecDeque<(String, DeliveryFuture)>,
     pub stats: WriterStats,
-}
-
-/// Producer settings binlake relies on: idempotence keeps per-partition
-/// order through retries; the queue bound keeps memory flat.
-fn producer_defaults() -> [(&'static str, &'static str); 6] {
-    [
-        ("enable.idempotence", "true"),
-        ("acks", "all"),
-        ("linger.ms", "20"),
-        ("queue.buffering.max.kbytes", "65536"),
-        ("message.timeout.ms", "300000"),
-        ("batch.num.messages", "10000"),
-    ]
-}
-
-pub fn producer(kafka: &KafkaConfig) -> Result<FutureProducer, KafkaError> {
-    let mut config = client_config(kafka, ClientKind::Producer, &producer_defaults());
-    // Not overridable: exactly-once ordering depends on them.
-    config.set("enable.idempotence", "true");
-    config.set("acks", "all");
-    config
-        .create()
-        .map_err(|e| KafkaError::Client { brokers: kafka.bootstrap_servers(), message: e.to_string() })
 }
 
 impl ChangeWriter {
@@ -82,7 +60,8 @@ impl ChangeWriter {
             connector.name.clone(),
         )
         .await?;
-        let producer = producer(&connector.kafka)?;
+        let producer =
+            SourceProducer::open(&connector.kafka, &connector.name, &connector.offsets_topic()).await?;
         Ok(ChangeWriter {
             connector,
             producer,
@@ -107,7 +86,10 @@ impl ChangeWriter {
             .codecs
             .codec(&event.table)
             .await
-            .map_err(|e| SourceError::Registry(e.to_string()))?;
+            .map_err(|e| match e.is_retryable() {
+                true => SourceError::RegistryUnavailable(e.to_string()),
+                false => SourceError::Registry(e.to_string()),
+            })?;
         let topic = codec.topic().to_string();
         let key = codec.encode_key(event).map_err(|e| SourceError::Decode(e.to_string()))?;
         let value = codec
@@ -154,6 +136,7 @@ impl ChangeWriter {
         while self.in_flight.len() >= MAX_IN_FLIGHT {
             self.await_oldest().await?;
         }
+        self.producer.begin()?;
         let header = order.encode();
         let headers = OwnedHeaders::new().insert(Header { key: ChangeOrder::HEADER, value: Some(&header) });
         let mut record = FutureRecord::to(topic).partition(partition).key(key).headers(headers);
@@ -161,7 +144,7 @@ impl ChangeWriter {
             record = record.payload(v);
         }
         loop {
-            match self.producer.send_result(record) {
+            match self.producer.producer.send_result(record) {
                 Ok(delivery) => {
                     self.in_flight.push_back((topic.to_string(), delivery));
                     self.stats.produced += 1;
@@ -199,11 +182,25 @@ impl ChangeWriter {
         Ok(())
     }
 
-    /// Records a resume position once everything before it is in Kafka.
+    /// Records a resume position once everything before it is in Kafka; in
+    /// transactional mode the position commits with the data.
     pub async fn commit(&mut self, position: &Position, source_ts_ms: i64) -> Result<(), KafkaError> {
         self.flush().await?;
+        self.producer.begin()?;
         let stored = StoredPosition { position: position.clone(), source_ts_ms, written_ts_ms: now_ms() };
-        self.store.save(&self.producer, &stored).await
+        self.store.save(&self.producer.producer, &stored).await?;
+        self.producer.commit().await
+    }
+
+    /// Whether data and position are written in Kafka transactions.
+    pub fn transactional(&self) -> bool {
+        self.producer.transactional
+    }
+
+    /// Gives up on this writer after an error: whatever is not committed is
+    /// aborted (transactional) or left to the next writer's dedup.
+    pub async fn abandon(mut self) {
+        self.producer.abort().await;
     }
 }
 

@@ -20,6 +20,8 @@ pub enum SourceError {
     Kafka(String),
     #[error("schema registry: {0}")]
     Registry(String),
+    #[error("schema registry unavailable: {0}")]
+    RegistryUnavailable(String),
     #[error("MySQL server misconfigured: {0}")]
     ServerConfig(String),
 }
@@ -37,12 +39,30 @@ impl SourceError {
     /// Whether reconnecting may help (the server or network went away), as
     /// opposed to a problem that needs a person.
     pub fn is_transient(&self) -> bool {
-        matches!(self, SourceError::Connect(_) | SourceError::Binlog(_) | SourceError::Kafka(_))
+        matches!(
+            self,
+            SourceError::Connect(_)
+                | SourceError::Binlog(_)
+                | SourceError::Kafka(_)
+                | SourceError::RegistryUnavailable(_)
+        )
+    }
+
+    /// Whether the error came from the Kafka/registry side: the writer's
+    /// view of what Kafka holds is then unknown and it must be rebuilt.
+    pub fn is_writer(&self) -> bool {
+        matches!(
+            self,
+            SourceError::Kafka(_) | SourceError::Registry(_) | SourceError::RegistryUnavailable(_)
+        )
     }
 }
 
 impl From<crate::kafka::KafkaError> for SourceError {
     fn from(e: crate::kafka::KafkaError) -> Self {
-        SourceError::Kafka(e.to_string())
+        match e {
+            crate::kafka::KafkaError::Config { .. } => SourceError::Unsupported(e.to_string()),
+            e => SourceError::Kafka(e.to_string()),
+        }
     }
 }

@@ -18,6 +18,7 @@ use crate::avro::{CodecCache, RegistryClient};
 use crate::config::{Connector, SourceConfig};
 use crate::kafka::writer::ChangeWriter;
 
+
 /// Longest time a committed position waits before it is stored.
 const SAVE_EVERY: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -97,66 +98,135 @@ pub async fn run(connector: Arc<Connector>, mut shutdown: watch::Receiver<bool>)
     let opts = mysql_opts(&source)?;
     let pool = Pool::new(opts.clone());
     let flavour = check_server(&pool).await?;
-    let registry = RegistryClient::new(&connector.registry.url).map_err(|e| SourceError::Registry(e.to_string()))?;
-    let codecs = CodecCache::new(connector.name.clone(), registry);
-    let mut writer = ChangeWriter::open(connector.clone(), codecs).await.map_err(kafka_err)?;
-    let mut committed = match writer.load_position().await.map_err(kafka_err)? {
-        Some(stored) => {
-            tracing::info!(position = %stored.position, "resuming from the stored position");
-            stored.position
-        }
-        None => {
-            if source.snapshot == crate::config::SnapshotMode::Initial {
-                tracing::warn!(
-                    "snapshot = \"initial\" is not supported by this build yet: existing rows are not \
-                     read, only changes from now on"
-                );
-            }
-            let start = current_position(&pool, flavour).await?;
-            tracing::info!(position = %start, "no stored position: streaming from the server's current position");
-            writer.commit(&start, 0).await.map_err(kafka_err)?;
-            start
-        }
-    };
+    let mut backoff = Backoff::default();
     let mut catalog = Catalog::new(source.clone(), pool.clone(), flavour);
-    let mut backoff = Duration::from_millis(500);
+    // Each pass builds a writer from what Kafka holds: after a Kafka or
+    // registry failure its in-memory view can no longer be trusted.
     loop {
-        let conn = match BinlogConnection::open(opts.clone(), flavour, source.server_id, source.heartbeat, &committed).await {
-            Ok(conn) => conn,
+        let mut writer = match open_writer(&connector).await {
+            Ok(w) => w,
             Err(e) if e.is_transient() => {
-                tracing::warn!(error = %e, retry_in = ?backoff, "cannot open the binlog stream");
-                if wait_or_shutdown(&mut shutdown, backoff).await {
-                    break;
+                tracing::warn!(error = %e, retry_in = ?backoff.delay, "cannot open the Kafka writer");
+                if backoff.wait(&mut shutdown).await {
+                    return Ok(());
                 }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
                 continue;
             }
             Err(e) => return Err(e),
         };
-        tracing::info!(from = %committed, ?flavour, "streaming binlog");
-        let mut stream = ChangeStream::new(connector.name.clone(), flavour, conn, catalog, &committed);
-        let outcome = follow(&mut stream, &mut writer, &mut committed, &mut shutdown, &mut backoff).await;
-        catalog = stream.into_catalog().await;
-        match outcome {
-            Ok(true) => break,
-            Ok(false) => tracing::warn!("the server closed the binlog stream; reconnecting"),
-            Err(e) if e.is_transient() => {
-                tracing::warn!(error = %e, retry_in = ?backoff, "binlog stream failed; resuming from {committed}");
-                if wait_or_shutdown(&mut shutdown, backoff).await {
+        let mut committed = start_position(&mut writer, &pool, flavour, &source).await?;
+        loop {
+            let conn =
+                match BinlogConnection::open(opts.clone(), flavour, source.server_id, source.heartbeat, &committed).await {
+                    Ok(conn) => conn,
+                    Err(e) if e.is_transient() => {
+                        tracing::warn!(error = %e, retry_in = ?backoff.delay, "cannot open the binlog stream");
+                        if backoff.wait(&mut shutdown).await {
+                            return finish(writer, &committed).await;
+                        }
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+            tracing::info!(from = %committed, ?flavour, transactional = writer.transactional(), "streaming binlog");
+            let mut stream = ChangeStream::new(connector.name.clone(), flavour, conn, catalog, &committed);
+            let outcome = follow(&mut stream, &mut writer, &mut committed, &mut shutdown, &mut backoff).await;
+            catalog = stream.into_catalog().await;
+            match outcome {
+                Ok(true) => return finish(writer, &committed).await,
+                Ok(false) => tracing::warn!("the server closed the binlog stream; reconnecting"),
+                Err(e) if e.is_writer() && e.is_transient() => {
+                    tracing::warn!(error = %e, retry_in = ?backoff.delay, "Kafka side failed; rebuilding the writer");
+                    writer.abandon().await;
+                    if backoff.wait(&mut shutdown).await {
+                        return Ok(());
+                    }
                     break;
                 }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-            }
-            Err(e) => {
-                // Store what is complete so a fixed restart resumes there.
-                let _ = writer.commit(&committed, 0).await;
-                return Err(e);
+                Err(e) if e.is_transient() => {
+                    tracing::warn!(error = %e, retry_in = ?backoff.delay, "binlog stream failed; resuming from {committed}");
+                    if backoff.wait(&mut shutdown).await {
+                        return finish(writer, &committed).await;
+                    }
+                }
+                Err(e) => {
+                    // Store what is complete so a fixed restart resumes there.
+                    if let Err(store) = writer.commit(&committed, 0).await {
+                        tracing::warn!(error = %store, "could not store the position");
+                    }
+                    return Err(e);
+                }
             }
         }
     }
-    writer.commit(&committed, 0).await.map_err(kafka_err)?;
-    tracing::info!(position = %committed, produced = writer.stats.produced, skipped = writer.stats.skipped, "source stopped");
+}
+
+async fn open_writer(connector: &Arc<Connector>) -> Result<ChangeWriter, SourceError> {
+    let registry =
+        RegistryClient::new(&connector.registry.url).map_err(|e| SourceError::Registry(e.to_string()))?;
+    let codecs = CodecCache::new(connector.name.clone(), registry);
+    Ok(ChangeWriter::open(connector.clone(), codecs).await?)
+}
+
+/// The stored position, or the server's current one for a new pipeline.
+async fn start_position(
+    writer: &mut ChangeWriter,
+    pool: &Pool,
+    flavour: Flavour,
+    source: &SourceConfig,
+) -> Result<Position, SourceError> {
+    if let Some(stored) = writer.load_position().await? {
+        tracing::info!(position = %stored.position, "resuming from the stored position");
+        return Ok(stored.position);
+    }
+    if source.snapshot == crate::config::SnapshotMode::Initial {
+        tracing::warn!(
+            "snapshot = \"initial\" is not supported by this build yet: existing rows are not \
+             read, only changes from now on"
+        );
+    }
+    let start = current_position(pool, flavour).await?;
+    tracing::info!(position = %start, "no stored position: streaming from the server's current position");
+    writer.commit(&start, 0).await?;
+    Ok(start)
+}
+
+async fn finish(mut writer: ChangeWriter, committed: &Position) -> Result<(), SourceError> {
+    writer.commit(committed, 0).await?;
+    tracing::info!(
+        position = %committed,
+        produced = writer.stats.produced,
+        skipped = writer.stats.skipped,
+        "source stopped"
+    );
     Ok(())
+}
+
+/// Exponential backoff between reconnects, reset by progress.
+struct Backoff {
+    delay: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff { delay: Duration::from_millis(500) }
+    }
+}
+
+impl Backoff {
+    /// Sleeps, unless shutdown comes first (then returns true).
+    async fn wait(&mut self, shutdown: &mut watch::Receiver<bool>) -> bool {
+        let d = self.delay;
+        self.delay = (self.delay * 2).min(MAX_BACKOFF);
+        tokio::select! {
+            _ = shutdown.changed() => true,
+            _ = tokio::time::sleep(d) => *shutdown.borrow(),
+        }
+    }
+
+    fn reset(&mut self) {
+        *self = Backoff::default();
+    }
 }
 
 /// Follows one connection. `Ok(true)`: shutdown requested; `Ok(false)`: the
@@ -166,7 +236,7 @@ async fn follow(
     writer: &mut ChangeWriter,
     committed: &mut Position,
     shutdown: &mut watch::Receiver<bool>,
-    backoff: &mut Duration,
+    backoff: &mut Backoff,
 ) -> Result<bool, SourceError> {
     let mut last_save = Instant::now();
     let mut unsaved = false;
@@ -186,26 +256,14 @@ async fn follow(
             StreamItem::Commit(position) => {
                 *committed = position;
                 unsaved = true;
-                *backoff = Duration::from_millis(500);
+                backoff.reset();
             }
             StreamItem::Heartbeat { .. } => {}
         }
         if unsaved && last_save.elapsed() >= SAVE_EVERY {
-            writer.commit(committed, last_ts_ms).await.map_err(kafka_err)?;
+            writer.commit(committed, last_ts_ms).await?;
             last_save = Instant::now();
             unsaved = false;
         }
     }
-}
-
-/// Sleeps, unless shutdown comes first (then returns true).
-async fn wait_or_shutdown(shutdown: &mut watch::Receiver<bool>, d: Duration) -> bool {
-    tokio::select! {
-        _ = shutdown.changed() => true,
-        _ = tokio::time::sleep(d) => *shutdown.borrow(),
-    }
-}
-
-fn kafka_err(e: crate::kafka::KafkaError) -> SourceError {
-    SourceError::Kafka(e.to_string())
 }

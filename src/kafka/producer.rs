@@ -1,0 +1,153 @@
+//! The source's producer: transactional where the broker supports it (data
+//! and position commit together), otherwise idempotent, with duplicates
+//! after a restart removed by the binlog order kept in each record.
+
+use std::time::Duration;
+
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::ClientConfig;
+
+use super::{client_config, ClientKind, KafkaError};
+use crate::config::KafkaConfig;
+
+const TXN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Producer settings binlake relies on: idempotence keeps per-partition
+/// order through retries; the queue bound keeps memory flat.
+const DEFAULTS: [(&str, &str); 3] = [
+    ("linger.ms", "20"),
+    ("queue.buffering.max.kbytes", "65536"),
+    ("batch.num.messages", "10000"),
+];
+
+fn config(kafka: &KafkaConfig) -> ClientConfig {
+    let mut config = client_config(kafka, ClientKind::Producer, &DEFAULTS);
+    // Not overridable: binlake's ordering and dedup depend on them.
+    config.set("enable.idempotence", "true");
+    config.set("acks", "all");
+    config
+}
+
+fn client_err(kafka: &KafkaConfig) -> impl Fn(rdkafka::error::KafkaError) -> KafkaError + '_ {
+    move |e| KafkaError::Config { brokers: kafka.bootstrap_servers(), message: e.to_string() }
+}
+
+/// A producer and whether it writes in Kafka transactions.
+pub struct SourceProducer {
+    pub producer: FutureProducer,
+    pub transactional: bool,
+    in_transaction: bool,
+}
+
+impl SourceProducer {
+    /// Opens a transactional producer (`transactional.id` = `{name}-source`,
+    /// which also fences a stale twin) and proves with one committed probe
+    /// record in `probe_topic` that the broker supports transactions; falls
+    /// back to an idempotent producer when it does not.
+    pub async fn open(kafka: &KafkaConfig, name: &str, probe_topic: &str) -> Result<Self, KafkaError> {
+        let mut txn_config = config(kafka);
+        txn_config.set("transactional.id", format!("{name}-source"));
+        let producer: FutureProducer = txn_config.create().map_err(client_err(kafka))?;
+        match probe(&producer, name, probe_topic).await {
+            Ok(()) => {
+                tracing::info!("Kafka transactions available: data and position commit atomically");
+                Ok(SourceProducer { producer, transactional: true, in_transaction: false })
+            }
+            Err(reason) => {
+                tracing::info!(
+                    %reason,
+                    "Kafka transactions unavailable: idempotent producer, restarts skip records a partition already holds"
+                );
+                let producer = config(kafka).create().map_err(client_err(kafka))?;
+                Ok(SourceProducer { producer, transactional: false, in_transaction: false })
+            }
+        }
+    }
+
+    /// Starts a transaction unless one is open (transactional mode only).
+    pub fn begin(&mut self) -> Result<(), KafkaError> {
+        if self.transactional && !self.in_transaction {
+            self.producer.begin_transaction().map_err(txn_err)?;
+            self.in_transaction = true;
+        }
+        Ok(())
+    }
+
+    /// Commits the open transaction, if any.
+    pub async fn commit(&mut self) -> Result<(), KafkaError> {
+        if !self.in_transaction {
+            return Ok(());
+        }
+        self.in_transaction = false;
+        let producer = self.producer.clone();
+        blocking(move || producer.commit_transaction(TXN_TIMEOUT)).await
+    }
+
+    /// Aborts the open transaction, if any; used when giving up on a writer.
+    pub async fn abort(&mut self) {
+        if self.in_transaction {
+            self.in_transaction = false;
+            let producer = self.producer.clone();
+            if let Err(e) = blocking(move || producer.abort_transaction(TXN_TIMEOUT)).await {
+                tracing::warn!(error = %e, "aborting the Kafka transaction failed");
+            }
+        }
+    }
+}
+
+async fn probe(producer: &FutureProducer, name: &str, topic: &str) -> Result<(), String> {
+    let p = producer.clone();
+    blocking(move || p.init_transactions(TXN_TIMEOUT)).await.map_err(|e| e.to_string())?;
+    producer.begin_transaction().map_err(|e| e.to_string())?;
+    let key = format!("{name}.transaction-probe");
+    let record = FutureRecord::to(topic).key(&key).payload("{}").partition(0);
+    if let Err((e, _)) = producer.send(record, Duration::from_secs(30)).await {
+        let _ = producer.abort_transaction(TXN_TIMEOUT);
+        return Err(e.to_string());
+    }
+    let p = producer.clone();
+    blocking(move || p.commit_transaction(TXN_TIMEOUT)).await.map_err(|e| e.to_string())
+}
+
+/// librdkafka's transaction calls block; keep them off the async workers.
+async fn blocking(
+    f: impl FnOnce() -> rdkafka::error::KafkaResult<()> + Send + 'static,
+) -> Result<(), KafkaError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| KafkaError::Transaction(e.to_string()))?
+        .map_err(txn_err)
+}
+
+fn txn_err(e: rdkafka::error::KafkaError) -> KafkaError {
+    KafkaError::Transaction(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use rdkafka::mocking::MockCluster;
+
+    use super::*;
+
+    fn kafka(brokers: String) -> KafkaConfig {
+        KafkaConfig { brokers: vec![brokers], options: BTreeMap::new() }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn uses_transactions_when_the_broker_has_them() {
+        let cluster = MockCluster::new(1).expect("mock cluster");
+        cluster.create_topic("t.offsets", 1, 1).expect("topic");
+        let kafka = kafka(cluster.bootstrap_servers());
+        let mut p = SourceProducer::open(&kafka, "t", "t.offsets").await.expect("open");
+        assert!(p.transactional, "the mock broker supports transactions");
+        p.begin().expect("begin");
+        let record = FutureRecord::to("t.offsets").key("k").payload("v").partition(0);
+        p.producer.send(record, Duration::from_secs(10)).await.expect("send");
+        p.commit().await.expect("commit");
+        // A second transaction can begin after the first committed.
+        p.begin().expect("second begin");
+        p.abort().await;
+    }
+}
