@@ -8,6 +8,7 @@ use futures_util::{FutureExt, StreamExt};
 use mysql_async::binlog::events::{Event, RotateEvent};
 use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStream, BinlogStreamRequest, Conn, Opts};
+use mysql_common::packets::Sid;
 
 use super::position::Position;
 use super::SourceError;
@@ -53,9 +54,9 @@ pub struct BinlogConnection {
 }
 
 impl BinlogConnection {
-    /// Opens a replication connection that starts right after `from`.
-    /// MariaDB resumes by GTID when `from` has one (it survives rotation and
-    /// purges); otherwise, and on MySQL, by file and position.
+    /// Opens a replication connection that starts right after `from`: by
+    /// GTID when `from` has a GTID state (it survives rotation, purges and
+    /// failover), otherwise by file and position.
     pub async fn open(
         opts: Opts,
         flavour: Flavour,
@@ -66,7 +67,6 @@ impl BinlogConnection {
         let mut conn = Conn::new(opts).await.map_err(SourceError::connect)?;
         let heartbeat_ns = heartbeat.as_nanos().min(u64::MAX as u128) as u64;
         let mut setup = vec![format!("SET @master_heartbeat_period = {heartbeat_ns}")];
-        let by_gtid = flavour == Flavour::MariaDb && from.gtid_set.is_some();
         if flavour == Flavour::MariaDb {
             // Without capability 4 MariaDB replaces GTID events with dummies.
             setup.push("SET @mariadb_slave_capability = 4".into());
@@ -83,8 +83,18 @@ impl BinlogConnection {
             conn.query_drop(stmt).await.map_err(SourceError::query(stmt))?;
         }
         let mut request = BinlogStreamRequest::new(server_id);
-        if !by_gtid {
-            request = request.with_filename(from.file.as_bytes()).with_pos(from.pos);
+        match (flavour, from.gtid_set.as_deref()) {
+            (Flavour::MariaDb, Some(_)) => {} // @slave_connect_state says where
+            (Flavour::MySql, Some(set)) if !set.is_empty() => {
+                // COM_BINLOG_DUMP_GTID: the server sends what the set lacks.
+                let sids = set
+                    .split(',')
+                    .map(|s| s.trim().parse::<Sid<'static>>())
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| SourceError::Position(format!("bad GTID set '{set}': {e}")))?;
+                request = request.with_gtid().with_gtid_set(sids);
+            }
+            _ => request = request.with_filename(from.file.as_bytes()).with_pos(from.pos),
         }
         let stream = conn
             .get_binlog_stream(request)

@@ -105,6 +105,83 @@ impl fmt::Display for MariaGtidState {
     }
 }
 
+/// A MySQL GTID set (`uuid:1-5:7,uuid2:1-3`): executed transactions per
+/// source server, as inclusive ranges kept merged.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MysqlGtidSet {
+    sids: BTreeMap<String, Vec<(u64, u64)>>,
+}
+
+impl MysqlGtidSet {
+    /// Parses `@@gtid_executed` text (newlines allowed, as MySQL prints it).
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut set = MysqlGtidSet::default();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let mut it = part.split(':');
+            let uuid = it.next()?.trim().to_ascii_lowercase();
+            if uuid.len() != 36 {
+                return None;
+            }
+            for range in it {
+                let (a, b) = match range.split_once('-') {
+                    Some((a, b)) => (a.parse().ok()?, b.parse().ok()?),
+                    None => {
+                        let n = range.parse().ok()?;
+                        (n, n)
+                    }
+                };
+                if a > b {
+                    return None;
+                }
+                set.add_range(&uuid, a, b);
+            }
+        }
+        Some(set)
+    }
+
+    /// Adds one executed transaction.
+    pub fn add(&mut self, uuid: &str, gno: u64) {
+        self.add_range(&uuid.to_ascii_lowercase(), gno, gno);
+    }
+
+    fn add_range(&mut self, uuid: &str, a: u64, b: u64) {
+        let ranges = self.sids.entry(uuid.to_string()).or_default();
+        ranges.push((a, b));
+        ranges.sort_unstable();
+        let mut merged: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
+        for &(a, b) in ranges.iter() {
+            match merged.last_mut() {
+                Some(last) if a <= last.1.saturating_add(1) => last.1 = last.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        *ranges = merged;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sids.is_empty()
+    }
+}
+
+impl fmt::Display for MysqlGtidSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (uuid, ranges)) in self.sids.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            f.write_str(uuid)?;
+            for (a, b) in ranges {
+                if a == b {
+                    write!(f, ":{a}")?;
+                } else {
+                    write!(f, ":{a}-{b}")?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The order of a Kafka record within the binlog: binlog file sequence, the
 /// position of its transaction, its change's 1-based index inside the
 /// transaction, and 0 for the change or 1 for the tombstone after a delete.
@@ -169,6 +246,21 @@ mod tests {
         assert_eq!(s.to_string(), "0-3-43,1-2-7");
         assert!(MariaGtidState::parse("0-1").is_none());
         assert!(MariaGtidState::parse("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn mysql_gtid_set_merges_ranges() {
+        let u = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
+        let mut set = MysqlGtidSet::parse(&format!("{u}:1-5:7,\n{}:1-3", u.replace('3', "4"))).unwrap();
+        set.add(u, 6);
+        set.add(u, 9);
+        assert_eq!(
+            set.to_string(),
+            format!("{u}:1-7:9,{}:1-3", u.replace('3', "4"))
+        );
+        assert!(MysqlGtidSet::parse("short:1-2").is_none());
+        assert!(MysqlGtidSet::parse(&format!("{u}:5-1")).is_none());
+        assert!(MysqlGtidSet::parse("").unwrap().is_empty());
     }
 
     #[test]

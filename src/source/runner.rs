@@ -81,7 +81,12 @@ pub async fn current_position(pool: &Pool, flavour: Flavour) -> Result<Position,
             let g: Option<String> = conn.query_first(stmt).await.map_err(SourceError::query(stmt))?;
             g.filter(|g| !g.is_empty())
         }
-        Flavour::MySql => None,
+        Flavour::MySql => {
+            // Empty when gtid_mode is OFF: then file:pos is the position.
+            let stmt = "SELECT @@GLOBAL.gtid_executed";
+            let g: Option<String> = conn.query_first(stmt).await.map_err(SourceError::query(stmt))?;
+            g.map(|g| g.replace(['\n', ' '], "")).filter(|g| !g.is_empty())
+        }
     };
     Ok(Position { file, pos, gtid_set })
 }

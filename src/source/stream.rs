@@ -12,7 +12,7 @@ use super::binlog::{
 };
 use super::catalog::Catalog;
 use super::decode::TableDecoder;
-use super::position::{ChangeOrder, MariaGtid, MariaGtidState, Position};
+use super::position::{ChangeOrder, MariaGtid, MariaGtidState, MysqlGtidSet, Position};
 use super::SourceError;
 use crate::event::{ChangeEvent, Op, Row, SnapshotMarker, SourceInfo, TransactionInfo};
 
@@ -49,6 +49,7 @@ pub struct ChangeStream {
     conn: BinlogConnection,
     catalog: Catalog,
     gtid_state: MariaGtidState,
+    mysql_gtids: MysqlGtidSet,
     txn: Option<Txn>,
     /// Decoders for the table ids mapped in the current transaction.
     mapped: HashMap<u64, Arc<TableDecoder>>,
@@ -64,12 +65,19 @@ impl ChangeStream {
             .filter(|_| flavour == Flavour::MariaDb)
             .and_then(MariaGtidState::parse)
             .unwrap_or_default();
+        let mysql_gtids = from
+            .gtid_set
+            .as_deref()
+            .filter(|_| flavour == Flavour::MySql)
+            .and_then(MysqlGtidSet::parse)
+            .unwrap_or_default();
         ChangeStream {
             name,
             flavour,
             conn,
             catalog,
             gtid_state,
+            mysql_gtids,
             txn: None,
             mapped: HashMap::new(),
             pending: VecDeque::new(),
@@ -276,12 +284,14 @@ impl ChangeStream {
             if let Some(g) = txn.maria_gtid {
                 self.gtid_state.apply(g);
             }
+            if let Some((uuid, gno)) = txn.gtid.as_deref().filter(|_| self.flavour == Flavour::MySql).and_then(split_mysql_gtid) {
+                self.mysql_gtids.add(uuid, gno);
+            }
         }
         self.mapped.clear();
-        // MySQL resumes by file:pos; its GTID sets are reported per event only.
         let gtid_set = match self.flavour {
             Flavour::MariaDb => (!self.gtid_state.is_empty()).then(|| self.gtid_state.to_string()),
-            Flavour::MySql => None,
+            Flavour::MySql => (!self.mysql_gtids.is_empty()).then(|| self.mysql_gtids.to_string()),
         };
         self.pending.push_back(StreamItem::Commit(Position {
             file: self.conn.file.clone(),
@@ -289,6 +299,12 @@ impl ChangeStream {
             gtid_set,
         }));
     }
+}
+
+/// `uuid:gno` → (uuid, gno).
+fn split_mysql_gtid(gtid: &str) -> Option<(&str, u64)> {
+    let (uuid, gno) = gtid.rsplit_once(':')?;
+    Some((uuid, gno.parse().ok()?))
 }
 
 /// `uuid:gno`, as MySQL prints a GTID.
