@@ -47,7 +47,10 @@ fn peak_rss_mb(pid: u32) -> Option<f64> {
 }
 
 fn high_watermark(brokers: &str, topic: &str) -> i64 {
-    let consumer: BaseConsumer = match ClientConfig::new().set("bootstrap.servers", brokers).create() {
+    let consumer: BaseConsumer = match ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+    {
         Ok(c) => c,
         Err(_) => return 0,
     };
@@ -59,16 +62,26 @@ fn high_watermark(brokers: &str, topic: &str) -> i64 {
 
 async fn master_position(pool: &Pool) -> Result<Position> {
     let mut conn = pool.get_conn().await?;
-    let row: mysql_async::Row = conn.query_first("SHOW MASTER STATUS").await?.context("binlog off")?;
+    let row: mysql_async::Row = conn
+        .query_first("SHOW MASTER STATUS")
+        .await?
+        .context("binlog off")?;
     let file: String = row.get(0).context("file")?;
     let pos: u64 = row.get(1).context("pos")?;
-    Ok(Position { file, pos, gtid_set: None })
+    Ok(Position {
+        file,
+        pos,
+        gtid_set: None,
+    })
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
     let rows: u64 = env("BINLAKE_BENCH_ROWS", "1000000").parse()?;
-    let admin_url = env("BINLAKE_TEST_MYSQL_URL", "mysql://binlake_admin:admin-secret@127.0.0.1:3307");
+    let admin_url = env(
+        "BINLAKE_TEST_MYSQL_URL",
+        "mysql://binlake_admin:admin-secret@127.0.0.1:3307",
+    );
     let brokers = env("BINLAKE_TEST_BROKERS", "127.0.0.1:9092");
     let registry = env("BINLAKE_TEST_REGISTRY", "http://127.0.0.1:8081");
     let run_id = std::process::id();
@@ -164,7 +177,11 @@ async fn main() -> Result<()> {
     while let Some(item) = stream.next().await? {
         match item {
             StreamItem::Change(..) => decoded += 1,
-            StreamItem::Commit(p) if compare_file_pos((&p.file, p.pos), (&end.file, end.pos)).is_ge() => break,
+            StreamItem::Commit(p)
+                if compare_file_pos((&p.file, p.pos), (&end.file, end.pos)).is_ge() =>
+            {
+                break
+            }
             _ => {}
         }
     }
@@ -181,7 +198,13 @@ async fn main() -> Result<()> {
     let ceiling_topic = format!("{name}.ceiling");
     let admin = binlake::kafka::admin::Admin::new(&connector.kafka)?;
     admin
-        .ensure_topic(&ceiling_topic, binlake::kafka::admin::TopicSpec { partitions: 1, compacted: false })
+        .ensure_topic(
+            &ceiling_topic,
+            binlake::kafka::admin::TopicSpec {
+                partitions: 1,
+                compacted: false,
+            },
+        )
         .await?;
     let payload = vec![b'x'; sample];
     let plain = Instant::now();
@@ -189,7 +212,11 @@ async fn main() -> Result<()> {
     for i in 0..rows {
         let key = i.to_be_bytes();
         loop {
-            match producer.send_result(FutureRecord::to(&ceiling_topic).key(&key[..]).payload(&payload[..])) {
+            match producer.send_result(
+                FutureRecord::to(&ceiling_topic)
+                    .key(&key[..])
+                    .payload(&payload[..]),
+            ) {
                 Ok(f) => {
                     pending.push_back(f);
                     break;
@@ -214,7 +241,11 @@ async fn main() -> Result<()> {
 
     conn.query_drop(format!("DROP DATABASE {db}")).await?;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "rows: {rows} (one transaction; INSERT took {:.1} s)", committed.as_secs_f64())?;
+    writeln!(
+        out,
+        "rows: {rows} (one transaction; INSERT took {:.1} s)",
+        committed.as_secs_f64()
+    )?;
     writeln!(
         out,
         "binlake source, binlog → Kafka acked: {:.1} s from INSERT start, {:.0} rows/s; peak RSS {}",

@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use binlake::logging::{self, LogFormat};
 
 #[derive(Parser)]
-#[command(name = "binlake", version, about = "MySQL/MariaDB binlog → Kafka (Avro) → Delta Lake")]
+#[command(
+    name = "binlake",
+    version,
+    about = "MySQL/MariaDB binlog → Kafka (Avro) → Delta Lake"
+)]
 struct Cli {
     /// Log format: human-readable text or one JSON object per line.
     #[arg(long, global = true, value_enum, default_value = "text")]
@@ -92,7 +96,10 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
 }
 
 /// Runs the roles the file and `--role` ask for until a shutdown signal.
-async fn run(connector: std::sync::Arc<binlake::config::Connector>, role: Role) -> anyhow::Result<()> {
+async fn run(
+    connector: std::sync::Arc<binlake::config::Connector>,
+    role: Role,
+) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -101,7 +108,10 @@ async fn run(connector: std::sync::Arc<binlake::config::Connector>, role: Role) 
     let want_source = matches!(role, Role::Source | Role::All) && connector.source.is_some();
     let want_sink = matches!(role, Role::Sink | Role::All) && connector.sink.is_some();
     if role == Role::Source && connector.source.is_none() {
-        anyhow::bail!("{}: --role source needs a [source] section", connector.file.display());
+        anyhow::bail!(
+            "{}: --role source needs a [source] section",
+            connector.file.display()
+        );
     }
     if want_sink {
         anyhow::bail!(

@@ -27,8 +27,18 @@ fn table() -> Arc<TableSchema> {
         db: "db".into(),
         table: "t".into(),
         columns: vec![
-            Column { name: "id".into(), data_type: ColumnType::Long, nullable: false, source_type: "bigint".into() },
-            Column { name: "v".into(), data_type: ColumnType::String, nullable: true, source_type: "text".into() },
+            Column {
+                name: "id".into(),
+                data_type: ColumnType::Long,
+                nullable: false,
+                source_type: "bigint".into(),
+            },
+            Column {
+                name: "v".into(),
+                data_type: ColumnType::String,
+                nullable: true,
+                source_type: "text".into(),
+            },
         ],
         key: vec![0],
     })
@@ -45,7 +55,12 @@ fn change(table: &Arc<TableSchema>, op: Op, id: i64, index: u64) -> (ChangeEvent
         op,
         before,
         after,
-        source: SourceInfo { name: "w".into(), file: "mysql-bin.000001".into(), pos: 100, ..Default::default() },
+        source: SourceInfo {
+            name: "w".into(),
+            file: "mysql-bin.000001".into(),
+            pos: 100,
+            ..Default::default()
+        },
         transaction: None,
     };
     (event, ChangeOrder::new("mysql-bin.000001", 100, index))
@@ -57,12 +72,16 @@ fn connector(brokers: &str, registry: &str) -> Arc<Connector> {
          server_id = 9\ntables = [\"db.*\"]\n[kafka]\nbrokers = \"{brokers}\"\n[registry]\nurl = \"{registry}\"\n"
     );
     let none = |_: &str| None;
-    Arc::new(Connector::from_toml(Path::new("w.toml"), &text, &none, false).expect("valid connector"))
+    Arc::new(
+        Connector::from_toml(Path::new("w.toml"), &text, &none, false).expect("valid connector"),
+    )
 }
 
 async fn open(connector: &Arc<Connector>) -> ChangeWriter {
     let client = RegistryClient::new(&connector.registry.url).expect("registry client");
-    ChangeWriter::open(connector.clone(), CodecCache::new("w", client)).await.expect("writer")
+    ChangeWriter::open(connector.clone(), CodecCache::new("w", client))
+        .await
+        .expect("writer")
 }
 
 /// (partition, key, has value, order header) of every committed record.
@@ -76,7 +95,8 @@ fn read_all(brokers: &str, topic: &str) -> Vec<(i32, Vec<u8>, bool, String)> {
         .expect("consumer");
     let mut tpl = TopicPartitionList::new();
     for p in 0..PARTITIONS {
-        tpl.add_partition_offset(topic, p, Offset::Beginning).expect("partition");
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .expect("partition");
     }
     consumer.assign(&tpl).expect("assign");
     let mut out = Vec::new();
@@ -87,10 +107,19 @@ fn read_all(brokers: &str, topic: &str) -> Vec<(i32, Vec<u8>, bool, String)> {
             Some(Ok(m)) => {
                 let order = m
                     .headers()
-                    .and_then(|h| h.iter().find(|h| h.key == ChangeOrder::HEADER).and_then(|h| h.value))
+                    .and_then(|h| {
+                        h.iter()
+                            .find(|h| h.key == ChangeOrder::HEADER)
+                            .and_then(|h| h.value)
+                    })
                     .map(|v| String::from_utf8_lossy(v).into_owned())
                     .unwrap_or_default();
-                out.push((m.partition(), m.key().unwrap_or_default().to_vec(), m.payload().is_some(), order));
+                out.push((
+                    m.partition(),
+                    m.key().unwrap_or_default().to_vec(),
+                    m.payload().is_some(),
+                    order,
+                ));
             }
             Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => eof += 1,
             _ => {}
@@ -102,13 +131,19 @@ fn read_all(brokers: &str, topic: &str) -> Vec<(i32, Vec<u8>, bool, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transactional_writes_land_once_and_replays_are_skipped() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = binlake::registry::bind("127.0.0.1:0".parse().unwrap(), dir.path()).await.expect("registry");
+    let server = binlake::registry::bind("127.0.0.1:0".parse().unwrap(), dir.path())
+        .await
+        .expect("registry");
     let registry = format!("http://{}", server.local_addr());
     tokio::spawn(server.run(std::future::pending()));
 
     let cluster = MockCluster::new(1).expect("mock cluster");
-    cluster.create_topic("w.offsets", 1, 1).expect("offsets topic");
-    cluster.create_topic("w.db.t", PARTITIONS, 1).expect("table topic");
+    cluster
+        .create_topic("w.offsets", 1, 1)
+        .expect("offsets topic");
+    cluster
+        .create_topic("w.db.t", PARTITIONS, 1)
+        .expect("table topic");
     let brokers = cluster.bootstrap_servers();
     let connector = connector(&brokers, &registry);
     let t = table();
@@ -122,22 +157,41 @@ async fn transactional_writes_land_once_and_replays_are_skipped() {
     for (event, order) in &changes {
         writer.write(event, *order).await.expect("write");
     }
-    let position = Position { file: "mysql-bin.000001".into(), pos: 4242, gtid_set: Some("0-1-9".into()) };
+    let position = Position {
+        file: "mysql-bin.000001".into(),
+        pos: 4242,
+        gtid_set: Some("0-1-9".into()),
+    };
     writer.commit(&position, 1).await.expect("commit");
-    assert_eq!(writer.stats.produced, 22, "20 creates, a delete and its tombstone");
+    assert_eq!(
+        writer.stats.produced, 22,
+        "20 creates, a delete and its tombstone"
+    );
 
     let records = read_all(&brokers, "w.db.t");
     assert_eq!(records.len(), 22);
     for (partition, key, _, _) in &records {
-        assert_eq!(*partition, partition_for(key, PARTITIONS), "Java-compatible partitioning");
+        assert_eq!(
+            *partition,
+            partition_for(key, PARTITIONS),
+            "Java-compatible partitioning"
+        );
     }
     let tombstones: Vec<_> = records.iter().filter(|r| !r.2).collect();
     assert_eq!(tombstones.len(), 1);
-    assert!(tombstones[0].3.ends_with(":21:1"), "tombstone order header: {}", tombstones[0].3);
+    assert!(
+        tombstones[0].3.ends_with(":21:1"),
+        "tombstone order header: {}",
+        tombstones[0].3
+    );
 
     // A restarted writer sees the stored position and skips every replayed change.
     let mut again = open(&connector).await;
-    let stored = again.load_position().await.expect("load").expect("a stored position");
+    let stored = again
+        .load_position()
+        .await
+        .expect("load")
+        .expect("a stored position");
     assert_eq!(stored.position, position);
     for (event, order) in &changes {
         again.write(event, *order).await.expect("replay");

@@ -33,9 +33,19 @@ impl Admin {
             brokers: brokers.clone(),
             message: e.to_string(),
         };
-        let admin = client_config(kafka, ClientKind::Other, &[]).create().map_err(err)?;
-        let metadata = Arc::new(client_config(kafka, ClientKind::Other, &[]).create().map_err(err)?);
-        Ok(Admin { admin, metadata, brokers })
+        let admin = client_config(kafka, ClientKind::Other, &[])
+            .create()
+            .map_err(err)?;
+        let metadata = Arc::new(
+            client_config(kafka, ClientKind::Other, &[])
+                .create()
+                .map_err(err)?,
+        );
+        Ok(Admin {
+            admin,
+            metadata,
+            brokers,
+        })
     }
 
     /// Creates `topic` unless it exists; returns its partition count.
@@ -57,10 +67,17 @@ impl Admin {
         for result in results {
             match result {
                 Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-                Err((_, code)) => return Err(self.topic_error(topic, format!("cannot create: {code}"))),
+                Err((_, code)) => {
+                    return Err(self.topic_error(topic, format!("cannot create: {code}")))
+                }
             }
         }
-        tracing::info!(topic, partitions = spec.partitions, compacted = spec.compacted, "created topic");
+        tracing::info!(
+            topic,
+            partitions = spec.partitions,
+            compacted = spec.compacted,
+            "created topic"
+        );
         // Metadata can lag a fresh topic for a moment.
         for _ in 0..50 {
             if let Some(n) = self.partitions(topic).await? {
@@ -76,10 +93,15 @@ impl Admin {
         let consumer = self.metadata.clone();
         let topic_owned = topic.to_string();
         // Metadata calls block; keep them off the async workers.
-        let md = tokio::task::spawn_blocking(move || consumer.fetch_metadata(Some(&topic_owned), TIMEOUT))
-            .await
-            .map_err(|e| self.topic_error(topic, e.to_string()))?
-            .map_err(|e| KafkaError::Client { brokers: self.brokers.clone(), message: e.to_string() })?;
+        let md = tokio::task::spawn_blocking(move || {
+            consumer.fetch_metadata(Some(&topic_owned), TIMEOUT)
+        })
+        .await
+        .map_err(|e| self.topic_error(topic, e.to_string()))?
+        .map_err(|e| KafkaError::Client {
+            brokers: self.brokers.clone(),
+            message: e.to_string(),
+        })?;
         Ok(md
             .topics()
             .iter()
@@ -88,6 +110,9 @@ impl Admin {
     }
 
     fn topic_error(&self, topic: &str, message: String) -> KafkaError {
-        KafkaError::Topic { topic: topic.to_string(), message }
+        KafkaError::Topic {
+            topic: topic.to_string(),
+            message,
+        }
     }
 }

@@ -42,8 +42,15 @@ pub enum ClientKind {
 /// Properties only a producer understands.
 fn producer_only(key: &str) -> bool {
     const PREFIXES: [&str; 10] = [
-        "compression.", "linger.ms", "acks", "request.required.acks", "batch.",
-        "queue.buffering.", "message.timeout.ms", "delivery.timeout.ms", "retries",
+        "compression.",
+        "linger.ms",
+        "acks",
+        "request.required.acks",
+        "batch.",
+        "queue.buffering.",
+        "message.timeout.ms",
+        "delivery.timeout.ms",
+        "retries",
         "partitioner",
     ];
     key.starts_with("transaction") || PREFIXES.iter().any(|p| key.starts_with(p))
@@ -51,7 +58,11 @@ fn producer_only(key: &str) -> bool {
 
 /// librdkafka settings: the brokers, binlake's defaults, then the
 /// connector's own `[kafka.options]`, which win over the defaults.
-pub fn client_config(kafka: &KafkaConfig, kind: ClientKind, defaults: &[(&str, &str)]) -> ClientConfig {
+pub fn client_config(
+    kafka: &KafkaConfig,
+    kind: ClientKind,
+    defaults: &[(&str, &str)],
+) -> ClientConfig {
     let mut config = ClientConfig::new();
     config.set("bootstrap.servers", kafka.bootstrap_servers());
     for (k, v) in defaults {

@@ -30,9 +30,26 @@ pub struct PositionStore {
 
 impl PositionStore {
     /// Makes sure the compacted topic exists.
-    pub async fn open(admin: &Admin, kafka: &KafkaConfig, topic: String, key: String) -> Result<Self, KafkaError> {
-        admin.ensure_topic(&topic, TopicSpec { partitions: 1, compacted: true }).await?;
-        Ok(PositionStore { kafka: kafka.clone(), topic, key })
+    pub async fn open(
+        admin: &Admin,
+        kafka: &KafkaConfig,
+        topic: String,
+        key: String,
+    ) -> Result<Self, KafkaError> {
+        admin
+            .ensure_topic(
+                &topic,
+                TopicSpec {
+                    partitions: 1,
+                    compacted: true,
+                },
+            )
+            .await?;
+        Ok(PositionStore {
+            kafka: kafka.clone(),
+            topic,
+            key,
+        })
     }
 
     /// The last stored position, if any.
@@ -41,7 +58,10 @@ impl PositionStore {
         let topic = self.topic.clone();
         let values = tokio::task::spawn_blocking(move || resume::last_values(&kafka, &topic))
             .await
-            .map_err(|e| KafkaError::Read { topic: self.topic.clone(), message: e.to_string() })??;
+            .map_err(|e| KafkaError::Read {
+                topic: self.topic.clone(),
+                message: e.to_string(),
+            })??;
         match values.get(self.key.as_bytes()) {
             Some(Some(bytes)) => serde_json::from_slice(bytes).map(Some).map_err(|e| KafkaError::Read {
                 topic: self.topic.clone(),
@@ -52,16 +72,26 @@ impl PositionStore {
     }
 
     /// Writes a position and waits until Kafka has it.
-    pub async fn save(&self, producer: &FutureProducer, stored: &StoredPosition) -> Result<(), KafkaError> {
+    pub async fn save(
+        &self,
+        producer: &FutureProducer,
+        stored: &StoredPosition,
+    ) -> Result<(), KafkaError> {
         let payload = serde_json::to_vec(stored).map_err(|e| KafkaError::Delivery {
             topic: self.topic.clone(),
             message: e.to_string(),
         })?;
-        let record = FutureRecord::to(&self.topic).key(self.key.as_bytes()).payload(&payload).partition(0);
+        let record = FutureRecord::to(&self.topic)
+            .key(self.key.as_bytes())
+            .payload(&payload)
+            .partition(0);
         producer
             .send(record, Duration::from_secs(60))
             .await
-            .map_err(|(e, _)| KafkaError::Delivery { topic: self.topic.clone(), message: e.to_string() })?;
+            .map_err(|(e, _)| KafkaError::Delivery {
+                topic: self.topic.clone(),
+                message: e.to_string(),
+            })?;
         Ok(())
     }
 }

@@ -29,7 +29,10 @@ fn config(kafka: &KafkaConfig) -> ClientConfig {
 }
 
 fn client_err(kafka: &KafkaConfig) -> impl Fn(rdkafka::error::KafkaError) -> KafkaError + '_ {
-    move |e| KafkaError::Config { brokers: kafka.bootstrap_servers(), message: e.to_string() }
+    move |e| KafkaError::Config {
+        brokers: kafka.bootstrap_servers(),
+        message: e.to_string(),
+    }
 }
 
 /// A producer and whether it writes in Kafka transactions.
@@ -44,14 +47,22 @@ impl SourceProducer {
     /// which also fences a stale twin) and proves with one committed probe
     /// record in `probe_topic` that the broker supports transactions; falls
     /// back to an idempotent producer when it does not.
-    pub async fn open(kafka: &KafkaConfig, name: &str, probe_topic: &str) -> Result<Self, KafkaError> {
+    pub async fn open(
+        kafka: &KafkaConfig,
+        name: &str,
+        probe_topic: &str,
+    ) -> Result<Self, KafkaError> {
         let mut txn_config = config(kafka);
         txn_config.set("transactional.id", format!("{name}-source"));
         let producer: FutureProducer = txn_config.create().map_err(client_err(kafka))?;
         match probe(&producer, name, probe_topic).await {
             Ok(()) => {
                 tracing::info!("Kafka transactions available: data and position commit atomically");
-                Ok(SourceProducer { producer, transactional: true, in_transaction: false })
+                Ok(SourceProducer {
+                    producer,
+                    transactional: true,
+                    in_transaction: false,
+                })
             }
             Err(reason) => {
                 tracing::info!(
@@ -59,7 +70,11 @@ impl SourceProducer {
                     "Kafka transactions unavailable: idempotent producer, restarts skip records a partition already holds"
                 );
                 let producer = config(kafka).create().map_err(client_err(kafka))?;
-                Ok(SourceProducer { producer, transactional: false, in_transaction: false })
+                Ok(SourceProducer {
+                    producer,
+                    transactional: false,
+                    in_transaction: false,
+                })
             }
         }
     }
@@ -97,7 +112,9 @@ impl SourceProducer {
 
 async fn probe(producer: &FutureProducer, name: &str, topic: &str) -> Result<(), String> {
     let p = producer.clone();
-    blocking(move || p.init_transactions(TXN_TIMEOUT)).await.map_err(|e| e.to_string())?;
+    blocking(move || p.init_transactions(TXN_TIMEOUT))
+        .await
+        .map_err(|e| e.to_string())?;
     producer.begin_transaction().map_err(|e| e.to_string())?;
     let key = format!("{name}.transaction-probe");
     let record = FutureRecord::to(topic).key(&key).payload("{}").partition(0);
@@ -106,7 +123,9 @@ async fn probe(producer: &FutureProducer, name: &str, topic: &str) -> Result<(),
         return Err(e.to_string());
     }
     let p = producer.clone();
-    blocking(move || p.commit_transaction(TXN_TIMEOUT)).await.map_err(|e| e.to_string())
+    blocking(move || p.commit_transaction(TXN_TIMEOUT))
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// librdkafka's transaction calls block; keep them off the async workers.
@@ -132,7 +151,10 @@ mod tests {
     use super::*;
 
     fn kafka(brokers: String) -> KafkaConfig {
-        KafkaConfig { brokers: vec![brokers], options: BTreeMap::new() }
+        KafkaConfig {
+            brokers: vec![brokers],
+            options: BTreeMap::new(),
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -140,11 +162,19 @@ mod tests {
         let cluster = MockCluster::new(1).expect("mock cluster");
         cluster.create_topic("t.offsets", 1, 1).expect("topic");
         let kafka = kafka(cluster.bootstrap_servers());
-        let mut p = SourceProducer::open(&kafka, "t", "t.offsets").await.expect("open");
+        let mut p = SourceProducer::open(&kafka, "t", "t.offsets")
+            .await
+            .expect("open");
         assert!(p.transactional, "the mock broker supports transactions");
         p.begin().expect("begin");
-        let record = FutureRecord::to("t.offsets").key("k").payload("v").partition(0);
-        p.producer.send(record, Duration::from_secs(10)).await.expect("send");
+        let record = FutureRecord::to("t.offsets")
+            .key("k")
+            .payload("v")
+            .partition(0);
+        p.producer
+            .send(record, Duration::from_secs(10))
+            .await
+            .expect("send");
         p.commit().await.expect("commit");
         // A second transaction can begin after the first committed.
         p.begin().expect("second begin");

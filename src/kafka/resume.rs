@@ -28,27 +28,40 @@ fn reader(kafka: &KafkaConfig) -> Result<BaseConsumer, KafkaError> {
         ],
     )
     .create()
-    .map_err(|e| KafkaError::Config { brokers: kafka.bootstrap_servers(), message: e.to_string() })
+    .map_err(|e| KafkaError::Config {
+        brokers: kafka.bootstrap_servers(),
+        message: e.to_string(),
+    })
 }
 
 fn read_err(topic: &str, e: impl ToString) -> KafkaError {
-    KafkaError::Read { topic: topic.to_string(), message: e.to_string() }
+    KafkaError::Read {
+        topic: topic.to_string(),
+        message: e.to_string(),
+    }
 }
 
 /// The binlog order of the last record in each partition of `topic`
 /// (`None` for an empty partition or a record without the header).
 /// Blocking: call from a blocking task.
-pub fn last_orders(kafka: &KafkaConfig, topic: &str, partitions: i32) -> Result<Vec<Option<ChangeOrder>>, KafkaError> {
+pub fn last_orders(
+    kafka: &KafkaConfig,
+    topic: &str,
+    partitions: i32,
+) -> Result<Vec<Option<ChangeOrder>>, KafkaError> {
     let consumer = reader(kafka)?;
     let mut out = Vec::with_capacity(partitions as usize);
     for p in 0..partitions {
-        let (low, high) = consumer.fetch_watermarks(topic, p, TIMEOUT).map_err(|e| read_err(topic, e))?;
+        let (low, high) = consumer
+            .fetch_watermarks(topic, p, TIMEOUT)
+            .map_err(|e| read_err(topic, e))?;
         if high <= low {
             out.push(None);
             continue;
         }
         let mut tpl = TopicPartitionList::new();
-        tpl.add_partition_offset(topic, p, Offset::Offset(high - 1)).map_err(|e| read_err(topic, e))?;
+        tpl.add_partition_offset(topic, p, Offset::Offset(high - 1))
+            .map_err(|e| read_err(topic, e))?;
         consumer.assign(&tpl).map_err(|e| read_err(topic, e))?;
         let deadline = std::time::Instant::now() + TIMEOUT;
         let mut found = None;
@@ -78,15 +91,21 @@ pub fn last_orders(kafka: &KafkaConfig, topic: &str, partitions: i32) -> Result<
 
 /// Every key's last value in partition 0 of a compacted topic, read to its
 /// end (compaction runs late, so older values are still there). Blocking.
-pub fn last_values(kafka: &KafkaConfig, topic: &str) -> Result<HashMap<Vec<u8>, Option<Vec<u8>>>, KafkaError> {
+pub fn last_values(
+    kafka: &KafkaConfig,
+    topic: &str,
+) -> Result<HashMap<Vec<u8>, Option<Vec<u8>>>, KafkaError> {
     let consumer = reader(kafka)?;
-    let (low, high) = consumer.fetch_watermarks(topic, 0, TIMEOUT).map_err(|e| read_err(topic, e))?;
+    let (low, high) = consumer
+        .fetch_watermarks(topic, 0, TIMEOUT)
+        .map_err(|e| read_err(topic, e))?;
     let mut values = HashMap::new();
     if high <= low {
         return Ok(values);
     }
     let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, Offset::Beginning).map_err(|e| read_err(topic, e))?;
+    tpl.add_partition_offset(topic, 0, Offset::Beginning)
+        .map_err(|e| read_err(topic, e))?;
     consumer.assign(&tpl).map_err(|e| read_err(topic, e))?;
     let deadline = std::time::Instant::now() + TIMEOUT;
     loop {

@@ -60,8 +60,12 @@ impl ChangeWriter {
             connector.name.clone(),
         )
         .await?;
-        let producer =
-            SourceProducer::open(&connector.kafka, &connector.name, &connector.offsets_topic()).await?;
+        let producer = SourceProducer::open(
+            &connector.kafka,
+            &connector.name,
+            &connector.offsets_topic(),
+        )
+        .await?;
         Ok(ChangeWriter {
             connector,
             producer,
@@ -81,7 +85,11 @@ impl ChangeWriter {
 
     /// Queues one change (and its tombstone after a delete), unless the
     /// partition already holds it.
-    pub async fn write(&mut self, event: &ChangeEvent, order: ChangeOrder) -> Result<(), SourceError> {
+    pub async fn write(
+        &mut self,
+        event: &ChangeEvent,
+        order: ChangeOrder,
+    ) -> Result<(), SourceError> {
         let codec = self
             .codecs
             .codec(&event.table)
@@ -91,27 +99,45 @@ impl ChangeWriter {
                 false => SourceError::Registry(e.to_string()),
             })?;
         let topic = codec.topic().to_string();
-        let key = codec.encode_key(event).map_err(|e| SourceError::Decode(e.to_string()))?;
+        let key = codec
+            .encode_key(event)
+            .map_err(|e| SourceError::Decode(e.to_string()))?;
         let value = codec
             .encode_value(event, now_ms())
             .map_err(|e| SourceError::Decode(e.to_string()))?;
         let partition = self.partition_of(&topic, &key).await?;
-        self.send(&topic, partition, &key, Some(&value), order).await?;
+        self.send(&topic, partition, &key, Some(&value), order)
+            .await?;
         if event.op == Op::Delete {
-            self.send(&topic, partition, &key, None, order.tombstone()).await?;
+            self.send(&topic, partition, &key, None, order.tombstone())
+                .await?;
         }
         Ok(())
     }
 
     async fn partition_of(&mut self, topic: &str, key: &[u8]) -> Result<i32, KafkaError> {
         if !self.topics.contains_key(topic) {
-            let partitions = self.admin.ensure_topic(topic, TopicSpec { partitions: 1, compacted: false }).await?;
+            let partitions = self
+                .admin
+                .ensure_topic(
+                    topic,
+                    TopicSpec {
+                        partitions: 1,
+                        compacted: false,
+                    },
+                )
+                .await?;
             let kafka = self.connector.kafka.clone();
             let name = topic.to_string();
-            let last = tokio::task::spawn_blocking(move || resume::last_orders(&kafka, &name, partitions))
-                .await
-                .map_err(|e| KafkaError::Read { topic: topic.to_string(), message: e.to_string() })??;
-            self.topics.insert(topic.to_string(), TopicState { partitions, last });
+            let last =
+                tokio::task::spawn_blocking(move || resume::last_orders(&kafka, &name, partitions))
+                    .await
+                    .map_err(|e| KafkaError::Read {
+                        topic: topic.to_string(),
+                        message: e.to_string(),
+                    })??;
+            self.topics
+                .insert(topic.to_string(), TopicState { partitions, last });
         }
         let state = &self.topics[topic];
         Ok(partition_for(key, state.partitions))
@@ -138,8 +164,14 @@ impl ChangeWriter {
         }
         self.producer.begin()?;
         let header = order.encode();
-        let headers = OwnedHeaders::new().insert(Header { key: ChangeOrder::HEADER, value: Some(&header) });
-        let mut record = FutureRecord::to(topic).partition(partition).key(key).headers(headers);
+        let headers = OwnedHeaders::new().insert(Header {
+            key: ChangeOrder::HEADER,
+            value: Some(&header),
+        });
+        let mut record = FutureRecord::to(topic)
+            .partition(partition)
+            .key(key)
+            .headers(headers);
         if let Some(v) = value {
             record = record.payload(v);
         }
@@ -159,18 +191,29 @@ impl ChangeWriter {
                     }
                 }
                 Err((e, _)) => {
-                    return Err(KafkaError::Delivery { topic: topic.to_string(), message: e.to_string() })
+                    return Err(KafkaError::Delivery {
+                        topic: topic.to_string(),
+                        message: e.to_string(),
+                    })
                 }
             }
         }
     }
 
     async fn await_oldest(&mut self) -> Result<(), KafkaError> {
-        let Some((topic, delivery)) = self.in_flight.pop_front() else { return Ok(()) };
+        let Some((topic, delivery)) = self.in_flight.pop_front() else {
+            return Ok(());
+        };
         match delivery.await {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err((e, _))) => Err(KafkaError::Delivery { topic, message: e.to_string() }),
-            Err(_) => Err(KafkaError::Delivery { topic, message: "producer dropped the record".into() }),
+            Ok(Err((e, _))) => Err(KafkaError::Delivery {
+                topic,
+                message: e.to_string(),
+            }),
+            Err(_) => Err(KafkaError::Delivery {
+                topic,
+                message: "producer dropped the record".into(),
+            }),
         }
     }
 
@@ -184,10 +227,18 @@ impl ChangeWriter {
 
     /// Records a resume position once everything before it is in Kafka; in
     /// transactional mode the position commits with the data.
-    pub async fn commit(&mut self, position: &Position, source_ts_ms: i64) -> Result<(), KafkaError> {
+    pub async fn commit(
+        &mut self,
+        position: &Position,
+        source_ts_ms: i64,
+    ) -> Result<(), KafkaError> {
         self.flush().await?;
         self.producer.begin()?;
-        let stored = StoredPosition { position: position.clone(), source_ts_ms, written_ts_ms: now_ms() };
+        let stored = StoredPosition {
+            position: position.clone(),
+            source_ts_ms,
+            written_ts_ms: now_ms(),
+        };
         self.store.save(&self.producer.producer, &stored).await?;
         self.producer.commit().await
     }

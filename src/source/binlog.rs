@@ -71,7 +71,10 @@ impl BinlogConnection {
             // Without capability 4 MariaDB replaces GTID events with dummies.
             setup.push("SET @mariadb_slave_capability = 4".into());
             if let Some(gtid) = from.gtid_set.as_deref() {
-                if !gtid.chars().all(|c| c.is_ascii_digit() || c == '-' || c == ',') {
+                if !gtid
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '-' || c == ',')
+                {
                     return Err(SourceError::Position(format!("bad GTID state '{gtid}'")));
                 }
                 setup.push(format!("SET @slave_connect_state = '{gtid}'"));
@@ -80,7 +83,9 @@ impl BinlogConnection {
             }
         }
         for stmt in &setup {
-            conn.query_drop(stmt).await.map_err(SourceError::query(stmt))?;
+            conn.query_drop(stmt)
+                .await
+                .map_err(SourceError::query(stmt))?;
         }
         let mut request = BinlogStreamRequest::new(server_id);
         match (flavour, from.gtid_set.as_deref()) {
@@ -94,7 +99,11 @@ impl BinlogConnection {
                     .map_err(|e| SourceError::Position(format!("bad GTID set '{set}': {e}")))?;
                 request = request.with_gtid().with_gtid_set(sids);
             }
-            _ => request = request.with_filename(from.file.as_bytes()).with_pos(from.pos),
+            _ => {
+                request = request
+                    .with_filename(from.file.as_bytes())
+                    .with_pos(from.pos)
+            }
         }
         let stream = conn
             .get_binlog_stream(request)
@@ -114,7 +123,11 @@ impl BinlogConnection {
         // so the caller reconnects instead of the process dying.
         let next = AssertUnwindSafe(self.stream.next()).catch_unwind().await;
         let event = match next {
-            Err(_) => return Err(SourceError::Binlog("corrupt or truncated binlog packet".into())),
+            Err(_) => {
+                return Err(SourceError::Binlog(
+                    "corrupt or truncated binlog packet".into(),
+                ))
+            }
             Ok(None) => return Ok(None),
             Ok(Some(Err(e))) => return Err(SourceError::Binlog(e.to_string())),
             Ok(Some(Ok(event))) => event,
@@ -201,7 +214,10 @@ mod tests {
 
     #[test]
     fn flavour_from_version() {
-        assert_eq!(Flavour::from_version("10.11.19-MariaDB-0+deb12u1-log"), Flavour::MariaDb);
+        assert_eq!(
+            Flavour::from_version("10.11.19-MariaDB-0+deb12u1-log"),
+            Flavour::MariaDb
+        );
         assert_eq!(Flavour::from_version("8.4.3"), Flavour::MySql);
     }
 }

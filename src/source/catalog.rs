@@ -17,7 +17,6 @@ use super::decode::{TableDecoder, TableHints};
 use super::SourceError;
 use crate::config::SourceConfig;
 
-
 /// Decoders by binlog table id, hints by table name.
 pub struct Catalog {
     config: Arc<SourceConfig>,
@@ -78,7 +77,8 @@ impl Catalog {
             return Ok(h.clone());
         }
         let hints = Arc::new(load_hints(&self.pool, self.flavour, &self.config, db, table).await?);
-        self.hints.insert((db.to_string(), table.to_string()), hints.clone());
+        self.hints
+            .insert((db.to_string(), table.to_string()), hints.clone());
         Ok(hints)
     }
 }
@@ -137,7 +137,11 @@ pub async fn load_hints(
 
 /// `json_valid(`col`)` → `col`.
 fn json_valid_column(clause: &str) -> Option<String> {
-    let inner = clause.trim().strip_prefix("json_valid(")?.strip_suffix(')')?.trim();
+    let inner = clause
+        .trim()
+        .strip_prefix("json_valid(")?
+        .strip_suffix(')')?
+        .trim();
     let name = inner.strip_prefix('`')?.strip_suffix('`')?;
     Some(name.replace("``", "`"))
 }
@@ -148,8 +152,14 @@ mod tests {
 
     #[test]
     fn json_check_clause() {
-        assert_eq!(json_valid_column("json_valid(`attrs`)").as_deref(), Some("attrs"));
-        assert_eq!(json_valid_column("json_valid(`a``b`)").as_deref(), Some("a`b"));
+        assert_eq!(
+            json_valid_column("json_valid(`attrs`)").as_deref(),
+            Some("attrs")
+        );
+        assert_eq!(
+            json_valid_column("json_valid(`a``b`)").as_deref(),
+            Some("a`b")
+        );
         assert_eq!(json_valid_column("`x` > 0"), None);
     }
 }

@@ -33,7 +33,10 @@ impl SourceError {
 
     /// A closure for `map_err` that names the statement that failed.
     pub fn query<E: std::fmt::Display>(stmt: &str) -> impl FnOnce(E) -> Self + '_ {
-        move |e| SourceError::Query { stmt: stmt.to_string(), message: e.to_string() }
+        move |e| SourceError::Query {
+            stmt: stmt.to_string(),
+            message: e.to_string(),
+        }
     }
 
     /// Whether reconnecting may help (the server or network went away), as

@@ -53,7 +53,14 @@ impl MariaGtid {
         let seq = u64::from_le_bytes(body.get(0..8)?.try_into().ok()?);
         let domain = u32::from_le_bytes(body.get(8..12)?.try_into().ok()?);
         let flags = *body.get(12)?;
-        Some((MariaGtid { domain, server_id, seq }, flags))
+        Some((
+            MariaGtid {
+                domain,
+                server_id,
+                seq,
+            },
+            flags,
+        ))
     }
 
     /// Parses `D-S-N`.
@@ -62,7 +69,11 @@ impl MariaGtid {
         let domain = it.next()?.parse().ok()?;
         let server_id = it.next()?.parse().ok()?;
         let seq = it.next()?.parse().ok()?;
-        Some(MariaGtid { domain, server_id, seq })
+        Some(MariaGtid {
+            domain,
+            server_id,
+            seq,
+        })
     }
 }
 
@@ -199,7 +210,12 @@ impl ChangeOrder {
     pub const HEADER: &'static str = "binlake.order";
 
     pub fn new(file: &str, pos: u64, index: u64) -> Self {
-        ChangeOrder { file_seq: file_sequence(file), pos, index, part: 0 }
+        ChangeOrder {
+            file_seq: file_sequence(file),
+            pos,
+            index,
+            part: 0,
+        }
     }
 
     /// The order of the tombstone that follows this (delete) record.
@@ -209,7 +225,10 @@ impl ChangeOrder {
 
     /// `file_seq:pos:index:part`, the header value.
     pub fn encode(&self) -> String {
-        format!("{}:{}:{}:{}", self.file_seq, self.pos, self.index, self.part)
+        format!(
+            "{}:{}:{}:{}",
+            self.file_seq, self.pos, self.index, self.part
+        )
     }
 
     pub fn decode(text: &str) -> Option<Self> {
@@ -227,7 +246,10 @@ impl ChangeOrder {
 /// The numeric suffix of a binlog file name (`mysql-bin.000012` → 12); a
 /// name without one sorts first.
 pub fn file_sequence(file: &str) -> u64 {
-    file.rsplit('.').next().and_then(|s| s.parse().ok()).unwrap_or(0)
+    file.rsplit('.')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Orders two positions in one server's binlog.
@@ -242,7 +264,11 @@ mod tests {
     #[test]
     fn gtid_state_round_trip_keeps_last_per_domain() {
         let mut s = MariaGtidState::parse("0-1-42, 1-2-7").unwrap();
-        s.apply(MariaGtid { domain: 0, server_id: 3, seq: 43 });
+        s.apply(MariaGtid {
+            domain: 0,
+            server_id: 3,
+            seq: 43,
+        });
         assert_eq!(s.to_string(), "0-3-43,1-2-7");
         assert!(MariaGtidState::parse("0-1").is_none());
         assert!(MariaGtidState::parse("").unwrap().is_empty());
@@ -251,7 +277,8 @@ mod tests {
     #[test]
     fn mysql_gtid_set_merges_ranges() {
         let u = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
-        let mut set = MysqlGtidSet::parse(&format!("{u}:1-5:7,\n{}:1-3", u.replace('3', "4"))).unwrap();
+        let mut set =
+            MysqlGtidSet::parse(&format!("{u}:1-5:7,\n{}:1-3", u.replace('3', "4"))).unwrap();
         set.add(u, 6);
         set.add(u, 9);
         assert_eq!(
@@ -281,7 +308,10 @@ mod tests {
         assert!(a < b);
         assert_eq!(ChangeOrder::decode(&a.encode()), Some(a));
         assert!(a < a.tombstone() && a.tombstone() < ChangeOrder::new("mysql-bin.000009", 900, 4));
-        assert_eq!(ChangeOrder::decode(&a.tombstone().encode()), Some(a.tombstone()));
+        assert_eq!(
+            ChangeOrder::decode(&a.tombstone().encode()),
+            Some(a.tombstone())
+        );
         assert_eq!(ChangeOrder::decode("1:2:3"), None);
         assert_eq!(ChangeOrder::decode("1:2:3:4:5"), None);
         assert_eq!(

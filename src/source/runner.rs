@@ -18,7 +18,6 @@ use crate::avro::{CodecCache, RegistryClient};
 use crate::config::{Connector, SourceConfig};
 use crate::kafka::writer::ChangeWriter;
 
-
 /// Longest time a committed position waits before it is stored.
 const SAVE_EVERY: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -26,7 +25,10 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Connection options from the connector file and the password variable.
 pub fn mysql_opts(source: &SourceConfig) -> Result<Opts, SourceError> {
     let password = source.password.as_ref().ok_or_else(|| {
-        SourceError::Connect(format!("environment variable {} is not set", source.password_env))
+        SourceError::Connect(format!(
+            "environment variable {} is not set",
+            source.password_env
+        ))
     })?;
     let builder = OptsBuilder::default()
         .ip_or_hostname(source.url.host.clone())
@@ -41,24 +43,34 @@ pub fn mysql_opts(source: &SourceConfig) -> Result<Opts, SourceError> {
 /// The server's flavour, after checking the settings binlake depends on.
 pub async fn check_server(pool: &Pool) -> Result<Flavour, SourceError> {
     let mut conn = pool.get_conn().await.map_err(SourceError::connect)?;
-    let version: Option<String> = conn.query_first("SELECT VERSION()").await.map_err(SourceError::query("SELECT VERSION()"))?;
+    let version: Option<String> = conn
+        .query_first("SELECT VERSION()")
+        .await
+        .map_err(SourceError::query("SELECT VERSION()"))?;
     let flavour = Flavour::from_version(version.as_deref().unwrap_or(""));
     let stmt = "SHOW GLOBAL VARIABLES WHERE Variable_name IN \
         ('log_bin','binlog_format','binlog_row_image','binlog_row_metadata','log_bin_compress')";
     let vars: Vec<(String, String)> = conn.query(stmt).await.map_err(SourceError::query(stmt))?;
-    let get = |name: &str| vars.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.to_ascii_uppercase());
+    let get = |name: &str| {
+        vars.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.to_ascii_uppercase())
+    };
     let mut problems = Vec::new();
     let mut expect = |name: &str, want: &str| match get(name) {
         Some(v) if v == want => {}
         Some(v) => problems.push(format!("{name}={v} (set {name}={want})")),
-        None => problems.push(format!("{name} is unknown to this server (binlake needs {name}={want})")),
+        None => problems.push(format!(
+            "{name} is unknown to this server (binlake needs {name}={want})"
+        )),
     };
     expect("log_bin", "ON");
     expect("binlog_format", "ROW");
     expect("binlog_row_image", "FULL");
     expect("binlog_row_metadata", "FULL");
     if get("log_bin_compress").as_deref() == Some("ON") {
-        problems.push("log_bin_compress=ON (binlake cannot read compressed events; set it OFF)".into());
+        problems
+            .push("log_bin_compress=ON (binlake cannot read compressed events; set it OFF)".into());
     }
     if problems.is_empty() {
         Ok(flavour)
@@ -71,35 +83,56 @@ pub async fn check_server(pool: &Pool) -> Result<Flavour, SourceError> {
 pub async fn current_position(pool: &Pool, flavour: Flavour) -> Result<Position, SourceError> {
     let mut conn = pool.get_conn().await.map_err(SourceError::connect)?;
     let stmt = "SHOW MASTER STATUS";
-    let row: Option<mysql_async::Row> = conn.query_first(stmt).await.map_err(SourceError::query(stmt))?;
-    let row = row.ok_or_else(|| SourceError::ServerConfig("SHOW MASTER STATUS is empty: the binlog is off".into()))?;
-    let file: String = row.get(0).ok_or_else(|| SourceError::Position("no binlog file".into()))?;
-    let pos: u64 = row.get(1).ok_or_else(|| SourceError::Position("no binlog position".into()))?;
+    let row: Option<mysql_async::Row> = conn
+        .query_first(stmt)
+        .await
+        .map_err(SourceError::query(stmt))?;
+    let row = row.ok_or_else(|| {
+        SourceError::ServerConfig("SHOW MASTER STATUS is empty: the binlog is off".into())
+    })?;
+    let file: String = row
+        .get(0)
+        .ok_or_else(|| SourceError::Position("no binlog file".into()))?;
+    let pos: u64 = row
+        .get(1)
+        .ok_or_else(|| SourceError::Position("no binlog position".into()))?;
     let gtid_set = match flavour {
         Flavour::MariaDb => {
             let stmt = "SELECT @@GLOBAL.gtid_binlog_pos";
-            let g: Option<String> = conn.query_first(stmt).await.map_err(SourceError::query(stmt))?;
+            let g: Option<String> = conn
+                .query_first(stmt)
+                .await
+                .map_err(SourceError::query(stmt))?;
             g.filter(|g| !g.is_empty())
         }
         Flavour::MySql => {
             // Empty when gtid_mode is OFF: then file:pos is the position.
             let stmt = "SELECT @@GLOBAL.gtid_executed";
-            let g: Option<String> = conn.query_first(stmt).await.map_err(SourceError::query(stmt))?;
-            g.map(|g| g.replace(['\n', ' '], "")).filter(|g| !g.is_empty())
+            let g: Option<String> = conn
+                .query_first(stmt)
+                .await
+                .map_err(SourceError::query(stmt))?;
+            g.map(|g| g.replace(['\n', ' '], ""))
+                .filter(|g| !g.is_empty())
         }
     };
-    Ok(Position { file, pos, gtid_set })
+    Ok(Position {
+        file,
+        pos,
+        gtid_set,
+    })
 }
 
 /// Runs the source until `shutdown` turns true, then stores the position of
 /// the last complete transaction and returns.
-pub async fn run(connector: Arc<Connector>, mut shutdown: watch::Receiver<bool>) -> Result<(), SourceError> {
-    let source = Arc::new(
-        connector
-            .source
-            .clone()
-            .ok_or_else(|| SourceError::ServerConfig("the connector file has no [source]".into()))?,
-    );
+pub async fn run(
+    connector: Arc<Connector>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), SourceError> {
+    let source =
+        Arc::new(connector.source.clone().ok_or_else(|| {
+            SourceError::ServerConfig("the connector file has no [source]".into())
+        })?);
     let opts = mysql_opts(&source)?;
     let pool = Pool::new(opts.clone());
     let flavour = check_server(&pool).await?;
@@ -121,21 +154,36 @@ pub async fn run(connector: Arc<Connector>, mut shutdown: watch::Receiver<bool>)
         };
         let mut committed = start_position(&mut writer, &pool, flavour, &source).await?;
         loop {
-            let conn =
-                match BinlogConnection::open(opts.clone(), flavour, source.server_id, source.heartbeat, &committed).await {
-                    Ok(conn) => conn,
-                    Err(e) if e.is_transient() => {
-                        tracing::warn!(error = %e, retry_in = ?backoff.delay, "cannot open the binlog stream");
-                        if backoff.wait(&mut shutdown).await {
-                            return finish(writer, &committed).await;
-                        }
-                        continue;
+            let conn = match BinlogConnection::open(
+                opts.clone(),
+                flavour,
+                source.server_id,
+                source.heartbeat,
+                &committed,
+            )
+            .await
+            {
+                Ok(conn) => conn,
+                Err(e) if e.is_transient() => {
+                    tracing::warn!(error = %e, retry_in = ?backoff.delay, "cannot open the binlog stream");
+                    if backoff.wait(&mut shutdown).await {
+                        return finish(writer, &committed).await;
                     }
-                    Err(e) => return Err(e),
-                };
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             tracing::info!(from = %committed, ?flavour, transactional = writer.transactional(), "streaming binlog");
-            let mut stream = ChangeStream::new(connector.name.clone(), flavour, conn, catalog, &committed);
-            let outcome = follow(&mut stream, &mut writer, &mut committed, &mut shutdown, &mut backoff).await;
+            let mut stream =
+                ChangeStream::new(connector.name.clone(), flavour, conn, catalog, &committed);
+            let outcome = follow(
+                &mut stream,
+                &mut writer,
+                &mut committed,
+                &mut shutdown,
+                &mut backoff,
+            )
+            .await;
             catalog = stream.into_catalog().await;
             match outcome {
                 Ok(true) => return finish(writer, &committed).await,
@@ -167,8 +215,8 @@ pub async fn run(connector: Arc<Connector>, mut shutdown: watch::Receiver<bool>)
 }
 
 async fn open_writer(connector: &Arc<Connector>) -> Result<ChangeWriter, SourceError> {
-    let registry =
-        RegistryClient::new(&connector.registry.url).map_err(|e| SourceError::Registry(e.to_string()))?;
+    let registry = RegistryClient::new(&connector.registry.url)
+        .map_err(|e| SourceError::Registry(e.to_string()))?;
     let codecs = CodecCache::new(connector.name.clone(), registry);
     Ok(ChangeWriter::open(connector.clone(), codecs).await?)
 }
@@ -214,7 +262,9 @@ struct Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Backoff { delay: Duration::from_millis(500) }
+        Backoff {
+            delay: Duration::from_millis(500),
+        }
     }
 }
 

@@ -58,7 +58,13 @@ pub struct ChangeStream {
 
 impl ChangeStream {
     /// `from` is where the connection starts: its GTID state seeds ours.
-    pub fn new(name: String, flavour: Flavour, conn: BinlogConnection, catalog: Catalog, from: &Position) -> Self {
+    pub fn new(
+        name: String,
+        flavour: Flavour,
+        conn: BinlogConnection,
+        catalog: Catalog,
+        from: &Position,
+    ) -> Self {
         let gtid_state = from
             .gtid_set
             .as_deref()
@@ -111,12 +117,19 @@ impl ChangeStream {
             MARIADB_GTID => {
                 let (gtid, flags) = MariaGtid::from_event_body(header.server_id(), event.data())
                     .ok_or_else(|| SourceError::Binlog("short MariaDB GTID event".into()))?;
-                self.begin(Some(gtid.to_string()), Some(gtid), start, flags & FL_STANDALONE != 0);
+                self.begin(
+                    Some(gtid.to_string()),
+                    Some(gtid),
+                    start,
+                    flags & FL_STANDALONE != 0,
+                );
                 return Ok(());
             }
             ROTATE | FORMAT_DESCRIPTION => return Ok(()),
             HEARTBEAT => {
-                self.pending.push_back(StreamItem::Heartbeat { server_ts: header.timestamp() });
+                self.pending.push_back(StreamItem::Heartbeat {
+                    server_ts: header.timestamp(),
+                });
                 return Ok(());
             }
             _ => {}
@@ -153,8 +166,16 @@ impl ChangeStream {
         Ok(())
     }
 
-    fn begin(&mut self, gtid: Option<String>, maria: Option<MariaGtid>, start: u64, standalone: bool) {
-        let id = gtid.clone().unwrap_or_else(|| format!("{}:{start}", self.conn.file));
+    fn begin(
+        &mut self,
+        gtid: Option<String>,
+        maria: Option<MariaGtid>,
+        start: u64,
+        standalone: bool,
+    ) {
+        let id = gtid
+            .clone()
+            .unwrap_or_else(|| format!("{}:{start}", self.conn.file));
         self.txn = Some(Txn {
             id,
             gtid,
@@ -203,9 +224,9 @@ impl ChangeStream {
         let Some(decoder) = self.mapped.get(&rows.table_id()).cloned() else {
             return Ok(()); // a table that is not captured
         };
-        let images = decoder
-            .decode_rows(rows)
-            .map_err(|e| SourceError::Decode(format!("{}: {e}", decoder.schema().qualified_name())))?;
+        let images = decoder.decode_rows(rows).map_err(|e| {
+            SourceError::Decode(format!("{}: {e}", decoder.schema().qualified_name()))
+        })?;
         let kind = match rows {
             RowsEventData::WriteRowsEventV1(_) | RowsEventData::WriteRowsEvent(_) => Op::Create,
             RowsEventData::DeleteRowsEventV1(_) | RowsEventData::DeleteRowsEvent(_) => Op::Delete,
@@ -227,13 +248,37 @@ impl ChangeStream {
                     let schema = decoder.schema();
                     if schema.key_of(&before) != schema.key_of(&after) {
                         // Debezium's contract: delete the old key, create the new one.
-                        self.emit(&decoder, Op::Delete, Some(before), None, (row_index, timestamp, server_id));
-                        self.emit(&decoder, Op::Create, None, Some(after), (row_index, timestamp, server_id));
+                        self.emit(
+                            &decoder,
+                            Op::Delete,
+                            Some(before),
+                            None,
+                            (row_index, timestamp, server_id),
+                        );
+                        self.emit(
+                            &decoder,
+                            Op::Create,
+                            None,
+                            Some(after),
+                            (row_index, timestamp, server_id),
+                        );
                     } else {
-                        self.emit(&decoder, Op::Update, Some(before), Some(after), (row_index, timestamp, server_id));
+                        self.emit(
+                            &decoder,
+                            Op::Update,
+                            Some(before),
+                            Some(after),
+                            (row_index, timestamp, server_id),
+                        );
                     }
                 }
-                op => self.emit(&decoder, op, before, after, (row_index, timestamp, server_id)),
+                op => self.emit(
+                    &decoder,
+                    op,
+                    before,
+                    after,
+                    (row_index, timestamp, server_id),
+                ),
             }
         }
         Ok(())
@@ -276,7 +321,8 @@ impl ChangeStream {
             }),
             table: schema,
         };
-        self.pending.push_back(StreamItem::Change(Box::new(event), order));
+        self.pending
+            .push_back(StreamItem::Change(Box::new(event), order));
     }
 
     fn commit(&mut self, end: u64) {
@@ -284,7 +330,12 @@ impl ChangeStream {
             if let Some(g) = txn.maria_gtid {
                 self.gtid_state.apply(g);
             }
-            if let Some((uuid, gno)) = txn.gtid.as_deref().filter(|_| self.flavour == Flavour::MySql).and_then(split_mysql_gtid) {
+            if let Some((uuid, gno)) = txn
+                .gtid
+                .as_deref()
+                .filter(|_| self.flavour == Flavour::MySql)
+                .and_then(split_mysql_gtid)
+            {
                 self.mysql_gtids.add(uuid, gno);
             }
         }
