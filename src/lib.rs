@@ -8,12 +8,14 @@
 //! - [`avro`]: table schemas and change events as Debezium-compatible Avro;
 //! - [`kafka`]: topics, keyed records in binlog order, the stored position;
 //! - [`registry`]: the embedded Confluent-compatible schema registry;
-//! - [`config`]: the connector file.
+//! - [`config`]: the connector file;
+//! - [`metrics`]: Prometheus metrics and health endpoints.
 
 pub mod avro;
 pub mod config;
 pub mod event;
 pub mod kafka;
 pub mod logging;
+pub mod metrics;
 pub mod registry;
 pub mod source;

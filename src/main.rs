@@ -119,6 +119,14 @@ async fn run(
             connector.file.display()
         );
     }
+    if let Some(m) = connector.metrics {
+        let stop = stop_rx.clone();
+        tokio::spawn(async move {
+            if let Err(e) = binlake::metrics::serve(m.listen, stop).await {
+                tracing::error!(listen = %m.listen, error = %e, "metrics endpoint failed");
+            }
+        });
+    }
     if want_source {
         binlake::source::runner::run(connector, stop_rx).await?;
     }

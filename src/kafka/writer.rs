@@ -106,8 +106,15 @@ impl ChangeWriter {
             .encode_value(event, now_ms())
             .map_err(|e| SourceError::Decode(e.to_string()))?;
         let partition = self.partition_of(&topic, &key).await?;
-        self.send(&topic, partition, &key, Some(&value), order)
-            .await?;
+        if self
+            .send(&topic, partition, &key, Some(&value), order)
+            .await?
+        {
+            crate::metrics::metrics()
+                .source_events_total
+                .with_label_values(&[&event.table.qualified_name(), event.op.code()])
+                .inc();
+        }
         if event.op == Op::Delete {
             self.send(&topic, partition, &key, None, order.tombstone())
                 .await?;
@@ -150,12 +157,13 @@ impl ChangeWriter {
         key: &[u8],
         value: Option<&[u8]>,
         order: ChangeOrder,
-    ) -> Result<(), KafkaError> {
+    ) -> Result<bool, KafkaError> {
         if let Some(state) = self.topics.get_mut(topic) {
             let last = &mut state.last[partition as usize];
             if last.is_some_and(|l| order <= l) {
                 self.stats.skipped += 1;
-                return Ok(());
+                crate::metrics::metrics().source_skipped_total.inc();
+                return Ok(false);
             }
             *last = Some(order);
         }
@@ -180,7 +188,7 @@ impl ChangeWriter {
                 Ok(delivery) => {
                     self.in_flight.push_back((topic.to_string(), delivery));
                     self.stats.produced += 1;
-                    return Ok(());
+                    return Ok(true);
                 }
                 Err((RdError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                     record = back;

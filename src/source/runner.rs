@@ -11,12 +11,13 @@ use tokio::sync::watch;
 
 use super::binlog::{BinlogConnection, Flavour};
 use super::catalog::Catalog;
-use super::position::Position;
+use super::position::{compare_file_pos, Position};
 use super::stream::{ChangeStream, StreamItem};
 use super::SourceError;
 use crate::avro::{CodecCache, RegistryClient};
 use crate::config::{Connector, SourceConfig};
 use crate::kafka::writer::ChangeWriter;
+use crate::metrics::metrics;
 
 /// Longest time a committed position waits before it is stored.
 const SAVE_EVERY: Duration = Duration::from_secs(1);
@@ -138,6 +139,8 @@ pub async fn run(
     let flavour = check_server(&pool).await?;
     let mut backoff = Backoff::default();
     let mut catalog = Catalog::new(source.clone(), pool.clone(), flavour);
+    let (position_tx, position_rx) = watch::channel(Position::default());
+    tokio::spawn(report_bytes_behind(pool.clone(), position_rx));
     // Each pass builds a writer from what Kafka holds: after a Kafka or
     // registry failure its in-memory view can no longer be trusted.
     loop {
@@ -174,6 +177,8 @@ pub async fn run(
                 Err(e) => return Err(e),
             };
             tracing::info!(from = %committed, ?flavour, transactional = writer.transactional(), "streaming binlog");
+            metrics().set_ready(true);
+            position_tx.send_replace(committed.clone());
             let mut stream =
                 ChangeStream::new(connector.name.clone(), flavour, conn, catalog, &committed);
             let outcome = follow(
@@ -182,8 +187,10 @@ pub async fn run(
                 &mut committed,
                 &mut shutdown,
                 &mut backoff,
+                &position_tx,
             )
             .await;
+            metrics().set_ready(false);
             catalog = stream.into_catalog().await;
             match outcome {
                 Ok(true) => return finish(writer, &committed).await,
@@ -255,6 +262,46 @@ async fn finish(mut writer: ChangeWriter, committed: &Position) -> Result<(), So
     Ok(())
 }
 
+/// Keeps `binlake_source_binlog_bytes_behind` current: the sizes of the
+/// server's binlogs after the source's position. Ends with the runtime.
+async fn report_bytes_behind(pool: Pool, mut position: watch::Receiver<Position>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let at = position.borrow_and_update().clone();
+        if at.file.is_empty() {
+            continue;
+        }
+        let logs: Result<Vec<mysql_async::Row>, _> = async {
+            let mut conn = pool.get_conn().await?;
+            conn.query("SHOW BINARY LOGS").await
+        }
+        .await;
+        match logs {
+            Ok(rows) => {
+                let sizes = rows
+                    .iter()
+                    .filter_map(|r| Some((r.get::<String, _>(0)?, r.get::<u64, _>(1)?)));
+                metrics()
+                    .source_binlog_bytes_behind
+                    .set(bytes_behind(sizes, &at) as i64);
+            }
+            Err(e) => tracing::debug!(error = %e, "SHOW BINARY LOGS failed"),
+        }
+    }
+}
+
+/// Bytes from `at` to the end of the last binlog.
+fn bytes_behind(logs: impl Iterator<Item = (String, u64)>, at: &Position) -> u64 {
+    logs.map(
+        |(file, size)| match compare_file_pos((&file, 0), (&at.file, 0)) {
+            std::cmp::Ordering::Less => 0,
+            std::cmp::Ordering::Equal => size.saturating_sub(at.pos),
+            std::cmp::Ordering::Greater => size,
+        },
+    )
+    .sum()
+}
+
 /// Exponential backoff between reconnects, reset by progress.
 struct Backoff {
     delay: Duration,
@@ -292,6 +339,7 @@ async fn follow(
     committed: &mut Position,
     shutdown: &mut watch::Receiver<bool>,
     backoff: &mut Backoff,
+    position_tx: &watch::Sender<Position>,
 ) -> Result<bool, SourceError> {
     let mut last_save = Instant::now();
     let mut unsaved = false;
@@ -306,19 +354,41 @@ async fn follow(
         match item {
             StreamItem::Change(event, order) => {
                 last_ts_ms = event.source.ts_ms;
+                let lag_ms = (crate::kafka::writer::now_ms() - last_ts_ms).max(0);
+                metrics().source_lag_seconds.set(lag_ms as f64 / 1000.0);
                 writer.write(&event, order).await?;
             }
             StreamItem::Commit(position) => {
                 *committed = position;
+                position_tx.send_replace(committed.clone());
                 unsaved = true;
                 backoff.reset();
             }
-            StreamItem::Heartbeat { .. } => {}
+            // The server sends heartbeats only when it has nothing newer.
+            StreamItem::Heartbeat { .. } => metrics().source_lag_seconds.set(0.0),
         }
         if unsaved && last_save.elapsed() >= SAVE_EVERY {
             writer.commit(committed, last_ts_ms).await?;
             last_save = Instant::now();
             unsaved = false;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_behind_counts_the_rest_of_this_file_and_all_later_ones() {
+        let at = Position {
+            file: "b.000002".into(),
+            pos: 400,
+            gtid_set: None,
+        };
+        let logs = [("b.000001", 1000), ("b.000002", 1000), ("b.000003", 250)]
+            .into_iter()
+            .map(|(f, s)| (f.to_string(), s));
+        assert_eq!(bytes_behind(logs, &at), 600 + 250);
     }
 }

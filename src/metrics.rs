@@ -1,0 +1,156 @@
+//! Prometheus metrics and health endpoints: `GET /metrics`, `/healthz`
+//! (the process is alive), `/readyz` (connected and streaming).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use prometheus::{
+    Encoder, Gauge, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+use tokio::sync::watch;
+
+/// Every metric binlake exports, registered once per process.
+pub struct Metrics {
+    registry: Registry,
+    pub source_lag_seconds: Gauge,
+    pub source_binlog_bytes_behind: IntGauge,
+    pub source_events_total: IntCounterVec,
+    pub source_zero_dates_total: IntCounter,
+    pub source_skipped_total: IntCounter,
+    ready: AtomicBool,
+}
+
+impl Metrics {
+    fn new() -> prometheus::Result<Self> {
+        let registry = Registry::new();
+        let m = Metrics {
+            source_lag_seconds: Gauge::new(
+                "binlake_source_lag_seconds",
+                "Now minus the commit time of the last change read from the binlog (0 when idle and caught up)",
+            )?,
+            source_binlog_bytes_behind: IntGauge::new(
+                "binlake_source_binlog_bytes_behind",
+                "Binlog bytes between the stored source position and the server's end of binlog",
+            )?,
+            source_events_total: IntCounterVec::new(
+                Opts::new("binlake_source_events_total", "Row changes produced to Kafka"),
+                &["table", "op"],
+            )?,
+            source_zero_dates_total: IntCounter::new(
+                "binlake_source_zero_dates_total",
+                "Zero or invalid dates read from MySQL and written as null",
+            )?,
+            source_skipped_total: IntCounter::new(
+                "binlake_source_skipped_total",
+                "Records not produced because Kafka already held them (replay after a restart)",
+            )?,
+            ready: AtomicBool::new(false),
+            registry,
+        };
+        m.registry
+            .register(Box::new(m.source_lag_seconds.clone()))?;
+        m.registry
+            .register(Box::new(m.source_binlog_bytes_behind.clone()))?;
+        m.registry
+            .register(Box::new(m.source_events_total.clone()))?;
+        m.registry
+            .register(Box::new(m.source_zero_dates_total.clone()))?;
+        m.registry
+            .register(Box::new(m.source_skipped_total.clone()))?;
+        Ok(m)
+    }
+
+    /// Marks the process connected and streaming (or not).
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Relaxed);
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        // The decoder counts zero dates in a process-wide atomic.
+        let zero = crate::source::decode::zero_dates_total();
+        let seen = self.source_zero_dates_total.get();
+        if zero > seen {
+            self.source_zero_dates_total.inc_by(zero - seen);
+        }
+        let mut out = Vec::new();
+        // Encoding into a Vec cannot fail for well-formed metric families.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
+/// The process's metrics.
+pub fn metrics() -> &'static Metrics {
+    static METRICS: OnceLock<Metrics> = OnceLock::new();
+    METRICS.get_or_init(|| match Metrics::new() {
+        Ok(m) => m,
+        // Only a programming error (a duplicate or malformed name) gets here.
+        Err(e) => panic!("metric definitions are invalid: {e}"),
+    })
+}
+
+fn router() -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    metrics().render(),
+                )
+            }),
+        )
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/readyz",
+            get(|| async {
+                if metrics().is_ready() {
+                    (StatusCode::OK, "ready\n").into_response()
+                } else {
+                    (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response()
+                }
+            }),
+        )
+}
+
+/// Serves the endpoints on `listen` until `shutdown` turns true.
+pub async fn serve(listen: SocketAddr, mut shutdown: watch::Receiver<bool>) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    tracing::info!(%listen, "metrics and health on http://{listen}/metrics");
+    axum::serve(listener, router())
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        })
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_the_source_metrics() {
+        let m = metrics();
+        m.source_events_total
+            .with_label_values(&["db.t", "c"])
+            .inc();
+        m.source_lag_seconds.set(1.5);
+        let text = m.render();
+        assert!(
+            text.contains("binlake_source_events_total{op=\"c\",table=\"db.t\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("binlake_source_lag_seconds 1.5"), "{text}");
+        assert!(text.contains("binlake_source_binlog_bytes_behind"));
+    }
+}
