@@ -84,6 +84,17 @@ start_kafka() {
         >"$LOG_DIR/kafka.log" 2>&1) &
     echo $! >"$RUN_DIR/kafka.pid"
     wait_port "$BINLAKE_KAFKA_PORT" kafka "$RUN_DIR/kafka.pid"
+    # tansu 0.6 reads record headers with a full scan of its header table:
+    # after a million records every fetch crawls. An index fixes it.
+    for _ in $(seq 20); do
+        python3 - "$BINLAKE_DATA/kafka/tansu.db" <<'PY' && break
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=10)
+db.execute("CREATE INDEX IF NOT EXISTS header_topition_offset_id ON header (topition, offset_id)")
+db.commit()
+PY
+        sleep 0.5
+    done
     log "kafka ready"
 }
 

@@ -24,6 +24,9 @@ pub enum KafkaError {
     Topic { topic: String, message: String },
     #[error("delivery to {topic} failed: {message}")]
     Delivery { topic: String, message: String },
+    /// Kafka refused a record for good: retrying cannot help.
+    #[error("{topic} refused a record: {message}")]
+    Rejected { topic: String, message: String },
     #[error("reading {topic}: {message}")]
     Read { topic: String, message: String },
     #[error("kafka transaction: {0}")]

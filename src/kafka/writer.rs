@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::error::KafkaError as RdError;
-use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
 
@@ -199,10 +199,11 @@ impl ChangeWriter {
                     }
                 }
                 Err((e, _)) => {
-                    return Err(KafkaError::Delivery {
-                        topic: topic.to_string(),
-                        message: e.to_string(),
-                    })
+                    return Err(delivery_error(
+                        topic.to_string(),
+                        e,
+                        key.len() + value.map_or(0, <[u8]>::len),
+                    ))
                 }
             }
         }
@@ -214,10 +215,10 @@ impl ChangeWriter {
         };
         match delivery.await {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err((e, _))) => Err(KafkaError::Delivery {
-                topic,
-                message: e.to_string(),
-            }),
+            Ok(Err((e, msg))) => {
+                let size = msg.key().map_or(0, <[u8]>::len) + msg.payload().map_or(0, <[u8]>::len);
+                Err(delivery_error(topic, e, size))
+            }
             Err(_) => Err(KafkaError::Delivery {
                 topic,
                 message: "producer dropped the record".into(),
@@ -260,6 +261,25 @@ impl ChangeWriter {
     /// aborted (transactional) or left to the next writer's dedup.
     pub async fn abandon(mut self) {
         self.producer.abort().await;
+    }
+}
+
+/// A failed record: retrying cannot help when Kafka refuses the record
+/// itself, so that stops the source with the fix; anything else is retried.
+fn delivery_error(topic: String, e: RdError, size: usize) -> KafkaError {
+    match e.rdkafka_error_code() {
+        Some(RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::InvalidRecord) => KafkaError::Rejected {
+            topic,
+            message: format!(
+                "a record of {size} bytes was refused ({e}); raise \"message.max.bytes\" in [kafka.options] \
+                 and the topic's max.message.bytes"
+            ),
+        },
+        Some(RDKafkaErrorCode::TopicAuthorizationFailed) => KafkaError::Rejected {
+            topic,
+            message: format!("{e}; grant the connector's Kafka user write access to the topic"),
+        },
+        _ => KafkaError::Delivery { topic, message: e.to_string() },
     }
 }
 

@@ -64,7 +64,9 @@ impl SourceError {
 impl From<crate::kafka::KafkaError> for SourceError {
     fn from(e: crate::kafka::KafkaError) -> Self {
         match e {
-            crate::kafka::KafkaError::Config { .. } => SourceError::Unsupported(e.to_string()),
+            crate::kafka::KafkaError::Config { .. } | crate::kafka::KafkaError::Rejected { .. } => {
+                SourceError::Unsupported(e.to_string())
+            }
             e => SourceError::Kafka(e.to_string()),
         }
     }

@@ -22,5 +22,6 @@ pub mod stream;
 pub mod table_map;
 pub mod temporal;
 pub mod value;
+pub mod xa;
 
 pub use error::SourceError;

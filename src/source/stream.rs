@@ -13,6 +13,7 @@ use super::binlog::{
 use super::catalog::Catalog;
 use super::decode::TableDecoder;
 use super::position::{ChangeOrder, MariaGtid, MariaGtidState, MysqlGtidSet, Position};
+use super::xa::{self, PreparedXa, XaStatement};
 use super::SourceError;
 use crate::event::{ChangeEvent, Op, Row, SnapshotMarker, SourceInfo, TransactionInfo};
 
@@ -41,6 +42,10 @@ struct Txn {
     total: u64,
     per_table: HashMap<String, u64>,
     standalone: bool,
+    /// An XA PREPARE group: its changes wait in `held` for the outcome.
+    xa: bool,
+    xa_id: Option<String>,
+    held: Vec<ChangeEvent>,
 }
 
 pub struct ChangeStream {
@@ -51,6 +56,9 @@ pub struct ChangeStream {
     gtid_state: MariaGtidState,
     mysql_gtids: MysqlGtidSet,
     txn: Option<Txn>,
+    prepared: PreparedXa,
+    /// The last complete-transaction position, before any XA hold.
+    last_commit: Position,
     /// Decoders for the table ids mapped in the current transaction.
     mapped: HashMap<u64, Arc<TableDecoder>>,
     pending: VecDeque<StreamItem>,
@@ -85,6 +93,8 @@ impl ChangeStream {
             gtid_state,
             mysql_gtids,
             txn: None,
+            prepared: PreparedXa::default(),
+            last_commit: from.clone(),
             mapped: HashMap::new(),
             pending: VecDeque::new(),
         }
@@ -123,8 +133,12 @@ impl ChangeStream {
                     start,
                     flags & FL_STANDALONE != 0,
                 );
+                if let Some(t) = self.txn.as_mut() {
+                    t.xa = flags & xa::FL_PREPARED_XA != 0;
+                }
                 return Ok(());
             }
+            xa::XA_PREPARE_LOG_EVENT => return self.on_xa_prepare(u64::from(header.log_pos())),
             ROTATE | FORMAT_DESCRIPTION => return Ok(()),
             HEARTBEAT => {
                 self.pending.push_back(StreamItem::Heartbeat {
@@ -151,7 +165,7 @@ impl ChangeStream {
                 let gtid = mysql_gtid(&g);
                 self.begin(Some(gtid), None, start, false);
             }
-            EventData::QueryEvent(q) => self.on_query(&q, start, header.log_pos()),
+            EventData::QueryEvent(q) => self.on_query(&q, start, header.log_pos())?,
             EventData::TableMapEvent(tme) => {
                 if let Some(decoder) = self.catalog.on_table_map(&tme).await? {
                     self.mapped.insert(tme.table_id(), decoder);
@@ -186,12 +200,18 @@ impl ChangeStream {
             total: 0,
             per_table: HashMap::new(),
             standalone,
+            xa: false,
+            xa_id: None,
+            held: Vec::new(),
         });
     }
 
-    fn on_query(&mut self, q: &QueryEvent<'_>, start: u64, end: u32) {
+    fn on_query(&mut self, q: &QueryEvent<'_>, start: u64, end: u32) -> Result<(), SourceError> {
         let text = q.query();
         let trimmed = text.trim();
+        if let Some(statement) = xa::parse(trimmed) {
+            return self.on_xa(statement, u64::from(end));
+        }
         if trimmed.eq_ignore_ascii_case("BEGIN") {
             if self.txn.is_none() {
                 self.begin(None, None, start, false);
@@ -199,11 +219,11 @@ impl ChangeStream {
             if let Some(t) = self.txn.as_mut() {
                 t.thread = Some(u64::from(q.thread_id()));
             }
-            return;
+            return Ok(());
         }
         if trimmed.eq_ignore_ascii_case("COMMIT") {
             self.commit(u64::from(end));
-            return;
+            return Ok(());
         }
         // Anything else is DDL or a statement outside row logging: forget
         // cached table shapes, the next TABLE_MAP carries the new ones.
@@ -213,6 +233,55 @@ impl ChangeStream {
         if standalone {
             self.commit(u64::from(end));
         }
+        Ok(())
+    }
+
+    fn on_xa(&mut self, statement: XaStatement, end: u64) -> Result<(), SourceError> {
+        match statement {
+            XaStatement::End(xid) => {
+                if let Some(t) = self.txn.as_mut() {
+                    t.xa_id = Some(xid);
+                }
+                return Ok(());
+            }
+            XaStatement::Commit(xid) => {
+                let one_phase = self.txn.as_mut().filter(|t| t.xa && !t.held.is_empty());
+                let changes = match one_phase {
+                    Some(t) => Some(std::mem::take(&mut t.held)),
+                    None => self.prepared.resolve(&xid),
+                };
+                match changes {
+                    Some(changes) => {
+                        if let Some(t) = self.txn.as_mut() {
+                            t.xa = false;
+                        }
+                        for change in changes {
+                            self.publish(change);
+                        }
+                    }
+                    None => tracing::warn!(
+                        xid,
+                        "XA COMMIT of a transaction prepared before binlake's start position: its rows were not seen"
+                    ),
+                }
+            }
+            XaStatement::Rollback(xid) => {
+                self.prepared.resolve(&xid);
+            }
+        }
+        self.commit(end);
+        Ok(())
+    }
+
+    /// The end of an XA PREPARE group: its changes wait for the outcome.
+    fn on_xa_prepare(&mut self, end: u64) -> Result<(), SourceError> {
+        if let Some(t) = self.txn.as_mut().filter(|t| t.xa) {
+            let xid = t.xa_id.clone().unwrap_or_else(|| t.id.clone());
+            let held = std::mem::take(&mut t.held);
+            self.prepared.prepare(xid, held, &self.last_commit)?;
+        }
+        self.commit(end);
+        Ok(())
     }
 
     fn on_rows(
@@ -254,14 +323,14 @@ impl ChangeStream {
                             Some(before),
                             None,
                             (row_index, timestamp, server_id),
-                        );
+                        )?;
                         self.emit(
                             &decoder,
                             Op::Create,
                             None,
                             Some(after),
                             (row_index, timestamp, server_id),
-                        );
+                        )?;
                     } else {
                         self.emit(
                             &decoder,
@@ -269,7 +338,7 @@ impl ChangeStream {
                             Some(before),
                             Some(after),
                             (row_index, timestamp, server_id),
-                        );
+                        )?;
                     }
                 }
                 op => self.emit(
@@ -278,7 +347,7 @@ impl ChangeStream {
                     before,
                     after,
                     (row_index, timestamp, server_id),
-                ),
+                )?,
             }
         }
         Ok(())
@@ -291,13 +360,7 @@ impl ChangeStream {
         before: Option<Row>,
         after: Option<Row>,
         (row, timestamp, server_id): (u32, u32, u32),
-    ) {
-        let Some(txn) = self.txn.as_mut() else { return };
-        let schema = decoder.schema().clone();
-        txn.total += 1;
-        let per_table = txn.per_table.entry(schema.qualified_name()).or_insert(0);
-        *per_table += 1;
-        let order = ChangeOrder::new(&txn.file, txn.pos, txn.total);
+    ) -> Result<(), SourceError> {
         let event = ChangeEvent {
             op,
             before,
@@ -307,20 +370,42 @@ impl ChangeStream {
                 ts_ms: i64::from(timestamp) * 1000,
                 snapshot: SnapshotMarker::False,
                 server_id,
-                gtid: txn.gtid.clone(),
-                file: txn.file.clone(),
-                pos: txn.pos,
                 row,
-                thread: txn.thread,
-                query: None,
+                ..SourceInfo::default()
             },
-            transaction: Some(TransactionInfo {
-                id: txn.id.clone(),
-                total_order: txn.total,
-                data_collection_order: *per_table,
-            }),
-            table: schema,
+            transaction: None,
+            table: decoder.schema().clone(),
         };
+        match self.txn.as_mut() {
+            Some(t) if t.xa => {
+                self.prepared.check_room(t.held.len() + 1)?;
+                t.held.push(event);
+            }
+            _ => self.publish(event),
+        }
+        Ok(())
+    }
+
+    /// Stamps a change with its transaction's place in the binlog and hands
+    /// it on.
+    fn publish(&mut self, mut event: ChangeEvent) {
+        let Some(txn) = self.txn.as_mut() else { return };
+        txn.total += 1;
+        let per_table = txn
+            .per_table
+            .entry(event.table.qualified_name())
+            .or_insert(0);
+        *per_table += 1;
+        let order = ChangeOrder::new(&txn.file, txn.pos, txn.total);
+        event.source.gtid = txn.gtid.clone();
+        event.source.file = txn.file.clone();
+        event.source.pos = txn.pos;
+        event.source.thread = txn.thread;
+        event.transaction = Some(TransactionInfo {
+            id: txn.id.clone(),
+            total_order: txn.total,
+            data_collection_order: *per_table,
+        });
         self.pending
             .push_back(StreamItem::Change(Box::new(event), order));
     }
@@ -344,11 +429,14 @@ impl ChangeStream {
             Flavour::MariaDb => (!self.gtid_state.is_empty()).then(|| self.gtid_state.to_string()),
             Flavour::MySql => (!self.mysql_gtids.is_empty()).then(|| self.mysql_gtids.to_string()),
         };
-        self.pending.push_back(StreamItem::Commit(Position {
+        self.last_commit = Position {
             file: self.conn.file.clone(),
             pos: end,
             gtid_set,
-        }));
+        };
+        // While prepared XA groups are unresolved, a restart must read them again.
+        let resume = self.prepared.hold().unwrap_or(&self.last_commit).clone();
+        self.pending.push_back(StreamItem::Commit(resume));
     }
 }
 
