@@ -114,19 +114,26 @@ async fn main() -> Result<()> {
     )?;
 
     // 1. binlake source, binlog → Kafka acknowledged.
+    let log_path = dir.path().join("binlake.log");
     let mut child: Child = Command::new(env!("CARGO_BIN_EXE_binlake"))
         .args(["run", file.to_str().context("path")?, "--role", "source"])
         .env("BINLAKE_BENCH_PASSWORD", &password)
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "info")
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stderr(std::fs::File::create(&log_path)?)
         .spawn()?;
-    let offsets = format!("{name}.offsets");
     let started = Instant::now();
-    while high_watermark(&brokers, &offsets) == 0 {
+    // "streaming binlog" is logged once the start position is stored.
+    while !std::fs::read_to_string(&log_path)
+        .unwrap_or_default()
+        .contains("streaming binlog")
+    {
         if started.elapsed() > Duration::from_secs(60) {
             let _ = child.kill();
-            bail!("the source did not store a position within 60 s");
+            bail!(
+                "the source is not streaming after 60 s: {}",
+                std::fs::read_to_string(&log_path)?
+            );
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -135,7 +142,7 @@ async fn main() -> Result<()> {
     conn.query_drop(format!(
         "INSERT INTO {db}.t SELECT seq, seq % 100000, CONCAT('name-', seq), seq / 100, \
          '2026-11-23 12:34:56.123456' + INTERVAL seq SECOND, seq * 1.5, seq, REPEAT('x', 20), \
-         '2026-01-01' + INTERVAL (seq % 3000) DAY, seq * 7 FROM seq_1_to_{rows}"
+         '2026-01-01' + INTERVAL (seq % 3000) DAY, seq * 7 FROM {db}.seq_1_to_{rows}"
     ))
     .await?;
     let committed = insert.elapsed();
@@ -262,7 +269,7 @@ async fn main() -> Result<()> {
     )?;
     writeln!(
         out,
-        "plain producer ceiling ({sample}-byte records, same broker): {:.0} records/s",
+        "plain producer ceiling ({sample}-byte records with one header, same broker): {:.0} records/s",
         rows as f64 / plain.as_secs_f64()
     )?;
     Ok(())
