@@ -60,15 +60,20 @@ SQL
     log "mariadb ready"
 }
 
-stop_mariadb() {
-    if pid_alive "$MYSQL_DIR/pid"; then
-        log "stopping mariadb"
-        local pid; pid=$(cat "$MYSQL_DIR/pid")
+# Stops the process in a pid file: SIGTERM, then SIGKILL after a grace period.
+stop_by_pidfile() {
+    local name=$1 file=$2 grace=$3
+    if pid_alive "$file"; then
+        log "stopping $name"
+        local pid; pid=$(cat "$file")
         kill "$pid"
-        for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+        for _ in $(seq $((grace * 4))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
         kill -9 "$pid" 2>/dev/null || true
     fi
 }
+
+# MariaDB flushes on shutdown: give it longer (it removes its own pid file).
+stop_mariadb() { stop_by_pidfile mariadb "$MYSQL_DIR/pid" 30; }
 
 start_kafka() {
     if pid_alive "$RUN_DIR/kafka.pid"; then log "kafka (tansu) already running on $BINLAKE_KAFKA_PORT"; return; fi
@@ -111,15 +116,8 @@ start_registry() {
 }
 
 stop_pidfile() {
-    local name=$1 file="$RUN_DIR/$1.pid"
-    if pid_alive "$file"; then
-        log "stopping $name"
-        local pid; pid=$(cat "$file")
-        kill "$pid"
-        for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-        kill -9 "$pid" 2>/dev/null || true
-    fi
-    rm -f "$file"
+    stop_by_pidfile "$1" "$RUN_DIR/$1.pid" 10
+    rm -f "$RUN_DIR/$1.pid"
 }
 
 status_of() {
