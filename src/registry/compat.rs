@@ -126,9 +126,12 @@ pub fn check(level: Level, candidate: &Schema, previous: &[(u32, &Schema)]) -> V
 fn can_read(writer: &Schema, reader: &Schema) -> Result<(), String> {
     match SchemaCompatibility::can_read(writer, reader) {
         Ok(Compatibility::Full) => Ok(()),
+        // Inside a union the checker reports a failing branch only as
+        // partial: the usual cause is a record field added without a default.
         Ok(Compatibility::Partial) => Err(
-            "only partially compatible: some union branches or enum symbols of the writer \
-             are missing in the reader"
+            "some values the writer can produce cannot be read: a union branch cannot be \
+             resolved (typically a record field added without a default, or a changed field \
+             type) or an enum symbol is missing in the reader"
                 .to_owned(),
         ),
         Err(e) => Err(e.to_string()),

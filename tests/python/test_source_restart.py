@@ -145,45 +145,47 @@ def test_sigterm_then_restart_no_duplicates_no_loss(case):
     assert src2.stop(signal.SIGTERM) == 0
 
 
-def kill_and_restart_while_writing(case, config, topic, n_txns, kills=2, every=2.0, pause=0.002):
-    """Runs the writer in a thread and kill -9s the source `kills` times,
-    `every` seconds apart, restarting it at once; returns the last process."""
+def kill_and_restart_while_writing(case, config, topic, kills=2, every=2.0, pause=0.002):
+    """Runs a writer thread and kill -9s the source `kills` times, `every`
+    seconds apart, restarting it at once; the writer keeps writing until the
+    kills are done, however fast the machine is. Returns the last process
+    and the number of transactions written."""
     src = case.start_source(config)
     result = {}
+    stop = threading.Event()
     writer = threading.Thread(
-        target=lambda: result.update(done=write_txns(case.db, 0, n_txns, pause=pause)), daemon=True
+        target=lambda: result.update(done=write_txns(case.db, 0, 10**6, stop=stop, pause=pause)),
+        daemon=True,
     )
     t0 = time.monotonic()
     writer.start()
-    done_kills = 0
     last = 0
-    for _ in range(kills):
+    for kill in range(1, kills + 1):
         time.sleep(every)
         before = record_count(topic)
         assert src.alive(), "source died on its own"
+        assert writer.is_alive(), "writer stopped early"
         assert before > last, f"the source produced nothing since the last kill ({before} records); kill later"
         last = before
-        if not writer.is_alive():
-            break
         src.stop(signal.SIGKILL)
-        done_kills += 1
-        print(f"kill -9 #{done_kills} after {time.monotonic() - t0:.1f}s with {before} records in {topic}")
+        print(f"kill -9 #{kill} after {time.monotonic() - t0:.1f}s with {before} records in {topic}")
         time.sleep(0.3)
         src = case.start_source(config)
+    time.sleep(1)  # a little writing after the last restart, too
+    stop.set()
     writer.join(timeout=300)
     assert not writer.is_alive(), "writer did not finish"
-    assert result.get("done") == n_txns
-    assert done_kills == kills, "the writer finished before the source could be killed mid-stream; make it slower"
+    n_txns = result["done"]
     print(f"{n_txns} transactions written in {time.monotonic() - t0:.1f}s")
-    return src
+    return src, n_txns
 
 
 def test_kill_9_mid_stream_then_restart_exactly_once(case):
-    n_txns = 2000  # 20,000 inserted rows + 2,000 updates of 10 hot keys
+    # Each transaction inserts 10 rows and updates one of 10 hot keys.
     case.sql("CREATE TABLE t (id INT PRIMARY KEY, v INT NOT NULL)")
     config = case.write_config()
     topic = case.topic("t")
-    src = kill_and_restart_while_writing(case, config, topic, n_txns)
+    src, n_txns = kill_and_restart_while_writing(case, config, topic)
     wait_for_count(topic, n_txns * 11, 120, src)
     time.sleep(2)
     records = read_topic(topic)
@@ -195,7 +197,6 @@ def test_kill_9_with_pre_created_partitions(case):
     """A topic pre-created with 3 partitions: keys go where Kafka's Java
     partitioner puts them (murmur2 of the key bytes), and after kill -9 each
     partition resumes on its own, exactly once."""
-    n_txns = 1000
     partitions = 3
     case.sql("CREATE TABLE t (id INT PRIMARY KEY, v INT NOT NULL)")
     topic = case.topic("t")
@@ -205,7 +206,7 @@ def test_kill_9_with_pre_created_partitions(case):
     config = case.write_config()
     # A restart first reads the last record of each partition (~1 s each
     # against tansu), so leave it time to produce again before the next kill.
-    src = kill_and_restart_while_writing(case, config, topic, n_txns, kills=2, every=4.5, pause=0.005)
+    src, n_txns = kill_and_restart_while_writing(case, config, topic, kills=2, every=4.5, pause=0.005)
     wait_for_count(topic, n_txns * 11, 120, src)
     time.sleep(2)
     records = read_topic(topic)
