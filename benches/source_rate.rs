@@ -31,6 +31,16 @@ fn env(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
 }
 
+/// The source under test; killed if the bench fails before stopping it.
+struct SourceProcess(Child);
+
+impl Drop for SourceProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn cpu_seconds() -> f64 {
     // SAFETY: getrusage only writes the struct we hand it.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -115,13 +125,15 @@ async fn main() -> Result<()> {
 
     // 1. binlake source, binlog → Kafka acknowledged.
     let log_path = dir.path().join("binlake.log");
-    let mut child: Child = Command::new(env!("CARGO_BIN_EXE_binlake"))
-        .args(["run", file.to_str().context("path")?, "--role", "source"])
-        .env("BINLAKE_BENCH_PASSWORD", &password)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log_path)?)
-        .spawn()?;
+    let mut source = SourceProcess(
+        Command::new(env!("CARGO_BIN_EXE_binlake"))
+            .args(["run", file.to_str().context("path")?, "--role", "source"])
+            .env("BINLAKE_BENCH_PASSWORD", &password)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log_path)?)
+            .spawn()?,
+    );
     let started = Instant::now();
     // "streaming binlog" is logged once the start position is stored.
     while !std::fs::read_to_string(&log_path)
@@ -129,7 +141,6 @@ async fn main() -> Result<()> {
         .contains("streaming binlog")
     {
         if started.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
             bail!(
                 "the source is not streaming after 60 s: {}",
                 std::fs::read_to_string(&log_path)?
@@ -156,15 +167,15 @@ async fn main() -> Result<()> {
             seen = hw;
             last = Instant::now();
         } else if last.elapsed() > Duration::from_secs(120) {
-            let _ = child.kill();
             bail!("stalled at {seen} of {rows} records");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let pipeline = insert.elapsed();
-    let rss = peak_rss_mb(child.id());
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let _ = child.wait();
+    let rss = peak_rss_mb(source.0.id());
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(source.0.id() as i32, libc::SIGTERM) };
+    let _ = source.0.wait();
 
     // 2. Decode only, same binlog range.
     let connector = Connector::load_offline(&file).map_err(|e| anyhow::anyhow!("{e}"))?;
