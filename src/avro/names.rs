@@ -43,7 +43,12 @@ pub fn avro_name(name: &str) -> String {
 /// The Kafka topic of a table: `{connector}.{db}.{table}`, with characters
 /// Kafka rejects replaced by `_` (as Debezium's topic naming does).
 pub fn topic_name(connector: &str, table: &TableSchema) -> String {
-    let raw = format!("{connector}.{}.{}", table.db, table.table);
+    topic_for(connector, &table.db, &table.table)
+}
+
+/// [`topic_name`] from the names alone.
+pub fn topic_for(connector: &str, db: &str, table: &str) -> String {
+    let raw = format!("{connector}.{db}.{table}");
     raw.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {

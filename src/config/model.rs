@@ -30,9 +30,11 @@ pub struct Connector {
 }
 
 impl Connector {
-    /// The Kafka topic of a table: `{name}.{db}.{table}`.
+    /// The Kafka topic of a table: `{name}.{db}.{table}`, characters Kafka
+    /// rejects replaced by `_`.
     pub fn topic_for(&self, db: &str, table: &str) -> String {
-        format!("{}.{db}.{table}", self.name)
+        // One naming rule for the whole crate: the one the source produces to.
+        crate::avro::names::topic_for(&self.name, db, table)
     }
 
     /// The compacted topic holding the source position: `{name}.offsets`.

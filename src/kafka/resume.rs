@@ -2,10 +2,10 @@
 //! (its binlog order header) and the last value per key of a compacted topic.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::{client_config, ClientKind, KafkaError};
@@ -41,6 +41,43 @@ fn read_err(topic: &str, e: impl ToString) -> KafkaError {
     }
 }
 
+/// Hands every record of partition `p` from `from` up to the high
+/// watermark `high` to `each`; a read that does not reach `high` in time is
+/// an error, never a silently short answer. Blocking.
+fn read_to(
+    consumer: &BaseConsumer,
+    topic: &str,
+    p: i32,
+    from: Offset,
+    high: i64,
+    mut each: impl FnMut(&BorrowedMessage<'_>),
+) -> Result<(), KafkaError> {
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, p, from)
+        .map_err(|e| read_err(topic, e))?;
+    consumer.assign(&tpl).map_err(|e| read_err(topic, e))?;
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        if Instant::now() > deadline {
+            return Err(read_err(
+                topic,
+                format!("partition {p} timed out before offset {high}"),
+            ));
+        }
+        match consumer.poll(Duration::from_millis(200)) {
+            None => continue,
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => return Ok(()),
+            Some(Err(e)) => return Err(read_err(topic, e)),
+            Some(Ok(msg)) => {
+                each(&msg);
+                if msg.offset() >= high - 1 {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
 /// The binlog order of the last record in each partition of `topic`
 /// (`None` for an empty partition or a record without the header).
 /// Blocking: call from a blocking task.
@@ -55,34 +92,17 @@ pub fn last_orders(
         let (low, high) = consumer
             .fetch_watermarks(topic, p, TIMEOUT)
             .map_err(|e| read_err(topic, e))?;
-        if high <= low {
-            out.push(None);
-            continue;
-        }
-        let mut tpl = TopicPartitionList::new();
-        tpl.add_partition_offset(topic, p, Offset::Offset(high - 1))
-            .map_err(|e| read_err(topic, e))?;
-        consumer.assign(&tpl).map_err(|e| read_err(topic, e))?;
-        let deadline = std::time::Instant::now() + TIMEOUT;
         let mut found = None;
-        while std::time::Instant::now() < deadline {
-            match consumer.poll(Duration::from_millis(200)) {
-                None => continue,
-                Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => break,
-                Some(Err(e)) => return Err(read_err(topic, e)),
-                Some(Ok(msg)) => {
-                    found = msg.headers().and_then(|h| {
-                        h.iter()
-                            .find(|h| h.key == ChangeOrder::HEADER)
-                            .and_then(|h| h.value)
-                            .and_then(|v| std::str::from_utf8(v).ok())
-                            .and_then(ChangeOrder::decode)
-                    });
-                    if msg.offset() >= high - 1 {
-                        break;
-                    }
-                }
-            }
+        if high > low {
+            read_to(&consumer, topic, p, Offset::Offset(high - 1), high, |msg| {
+                found = msg.headers().and_then(|h| {
+                    h.iter()
+                        .find(|h| h.key == ChangeOrder::HEADER)
+                        .and_then(|h| h.value)
+                        .and_then(|v| std::str::from_utf8(v).ok())
+                        .and_then(ChangeOrder::decode)
+                });
+            })?;
         }
         out.push(found);
     }
@@ -100,31 +120,12 @@ pub fn last_values(
         .fetch_watermarks(topic, 0, TIMEOUT)
         .map_err(|e| read_err(topic, e))?;
     let mut values = HashMap::new();
-    if high <= low {
-        return Ok(values);
-    }
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, Offset::Beginning)
-        .map_err(|e| read_err(topic, e))?;
-    consumer.assign(&tpl).map_err(|e| read_err(topic, e))?;
-    let deadline = std::time::Instant::now() + TIMEOUT;
-    loop {
-        if std::time::Instant::now() > deadline {
-            return Err(read_err(topic, format!("timed out before offset {high}")));
-        }
-        match consumer.poll(Duration::from_millis(200)) {
-            None => continue,
-            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => break,
-            Some(Err(e)) => return Err(read_err(topic, e)),
-            Some(Ok(msg)) => {
-                if let Some(key) = msg.key() {
-                    values.insert(key.to_vec(), msg.payload().map(<[u8]>::to_vec));
-                }
-                if msg.offset() >= high - 1 {
-                    break;
-                }
+    if high > low {
+        read_to(&consumer, topic, 0, Offset::Beginning, high, |msg| {
+            if let Some(key) = msg.key() {
+                values.insert(key.to_vec(), msg.payload().map(<[u8]>::to_vec));
             }
-        }
+        })?;
     }
     Ok(values)
 }

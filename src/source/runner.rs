@@ -365,7 +365,7 @@ async fn follow(
                 backoff.reset();
             }
             // The server sends heartbeats only when it has nothing newer.
-            StreamItem::Heartbeat { .. } => metrics().source_lag_seconds.set(0.0),
+            StreamItem::Heartbeat => metrics().source_lag_seconds.set(0.0),
         }
         if unsaved && last_save.elapsed() >= SAVE_EVERY {
             writer.commit(committed, last_ts_ms).await?;

@@ -24,8 +24,8 @@ pub enum StreamItem {
     Change(Box<ChangeEvent>, ChangeOrder),
     /// Every change before this point is complete: a safe resume position.
     Commit(Position),
-    /// The server is alive but idle; its clock (seconds) says how far we are.
-    Heartbeat { server_ts: u32 },
+    /// The server is alive and has nothing newer to send.
+    Heartbeat,
 }
 
 /// MariaDB's GTID flag for a transaction without BEGIN/COMMIT (DDL).
@@ -141,9 +141,7 @@ impl ChangeStream {
             xa::XA_PREPARE_LOG_EVENT => return self.on_xa_prepare(u64::from(header.log_pos())),
             ROTATE | FORMAT_DESCRIPTION => return Ok(()),
             HEARTBEAT => {
-                self.pending.push_back(StreamItem::Heartbeat {
-                    server_ts: header.timestamp(),
-                });
+                self.pending.push_back(StreamItem::Heartbeat);
                 return Ok(());
             }
             _ => {}
