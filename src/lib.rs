@@ -7,6 +7,7 @@
 //! - [`event`]: the shared language, free of MySQL and Kafka types;
 //! - [`avro`]: table schemas and change events as Debezium-compatible Avro;
 //! - [`kafka`]: topics, keyed records in binlog order, the stored position;
+//! - [`sink`]: Kafka records applied to Delta tables, exactly once;
 //! - [`registry`]: the embedded Confluent-compatible schema registry;
 //! - [`config`]: the connector file;
 //! - [`metrics`]: Prometheus metrics and health endpoints.
@@ -18,4 +19,5 @@ pub mod kafka;
 pub mod logging;
 pub mod metrics;
 pub mod registry;
+pub mod sink;
 pub mod source;

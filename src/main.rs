@@ -113,9 +113,9 @@ async fn run(
             connector.file.display()
         );
     }
-    if want_sink {
+    if role == Role::Sink && connector.sink.is_none() {
         anyhow::bail!(
-            "{}: the Delta sink is not part of this build yet; run with --role source",
+            "{}: --role sink needs a [sink] section",
             connector.file.display()
         );
     }
@@ -127,13 +127,23 @@ async fn run(
             }
         });
     }
-    if want_source {
-        binlake::source::runner::run(connector, stop_rx).await?;
-    }
+    // With both roles, either one failing stops the process (and the other).
+    let source = async {
+        if want_source {
+            binlake::source::runner::run(connector.clone(), stop_rx.clone()).await?;
+        }
+        anyhow::Ok(())
+    };
+    let sink = async {
+        if want_sink {
+            binlake::sink::runner::run(connector.clone(), stop_rx.clone()).await?;
+        }
+        anyhow::Ok(())
+    };
+    tokio::try_join!(source, sink)?;
     Ok(())
 }
 
-/// Prints one line per failure; success only when every file passes.
 fn check(files: &[PathBuf], offline: bool) -> ExitCode {
     let mut failed = false;
     for file in files {

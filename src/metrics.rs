@@ -10,7 +10,8 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use prometheus::{
-    Encoder, Gauge, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use tokio::sync::watch;
 
@@ -22,6 +23,12 @@ pub struct Metrics {
     pub source_events_total: IntCounterVec,
     pub source_zero_dates_total: IntCounter,
     pub source_skipped_total: IntCounter,
+    pub sink_consumer_lag_messages: IntGaugeVec,
+    pub sink_rows_total: IntCounterVec,
+    pub sink_commit_seconds: Histogram,
+    pub sink_delta_version: IntGaugeVec,
+    pub sink_dead_letters_total: IntCounterVec,
+    pub end_to_end_lag_seconds: GaugeVec,
     ready: AtomicBool,
 }
 
@@ -49,6 +56,45 @@ impl Metrics {
                 "binlake_source_skipped_total",
                 "Records not produced because Kafka already held them (replay after a restart)",
             )?,
+            sink_consumer_lag_messages: IntGaugeVec::new(
+                Opts::new(
+                    "binlake_sink_consumer_lag_messages",
+                    "Records in a partition the sink has not yet committed to Delta",
+                ),
+                &["topic", "partition"],
+            )?,
+            sink_rows_total: IntCounterVec::new(
+                Opts::new(
+                    "binlake_sink_rows_total",
+                    "Rows applied to Delta after collapsing each batch to the last change per key",
+                ),
+                &["table", "op"],
+            )?,
+            sink_commit_seconds: Histogram::with_opts(
+                HistogramOpts::new(
+                    "binlake_sink_commit_seconds",
+                    "Time to apply one batch to one Delta table, files and commit",
+                )
+                .buckets(vec![0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+            )?,
+            sink_delta_version: IntGaugeVec::new(
+                Opts::new("binlake_sink_delta_version", "Latest Delta version the sink committed"),
+                &["table"],
+            )?,
+            sink_dead_letters_total: IntCounterVec::new(
+                Opts::new(
+                    "binlake_sink_dead_letters_total",
+                    "Records sent to the dead-letter topic, by source topic and reason",
+                ),
+                &["topic", "reason"],
+            )?,
+            end_to_end_lag_seconds: GaugeVec::new(
+                Opts::new(
+                    "binlake_end_to_end_lag_seconds",
+                    "Now minus the source commit time of the newest row visible in Delta",
+                ),
+                &["table"],
+            )?,
             ready: AtomicBool::new(false),
             registry,
         };
@@ -62,6 +108,15 @@ impl Metrics {
             .register(Box::new(m.source_zero_dates_total.clone()))?;
         m.registry
             .register(Box::new(m.source_skipped_total.clone()))?;
+        m.registry
+            .register(Box::new(m.sink_consumer_lag_messages.clone()))?;
+        m.registry.register(Box::new(m.sink_rows_total.clone()))?;
+        m.registry.register(Box::new(m.sink_commit_seconds.clone()))?;
+        m.registry.register(Box::new(m.sink_delta_version.clone()))?;
+        m.registry
+            .register(Box::new(m.sink_dead_letters_total.clone()))?;
+        m.registry
+            .register(Box::new(m.end_to_end_lag_seconds.clone()))?;
         Ok(m)
     }
 

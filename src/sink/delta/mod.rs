@@ -1,0 +1,759 @@
+//! One Delta table kept equal to one source table.
+//!
+//! A batch is applied as one commit whose cost follows the batch, not the
+//! table: the rows a batch replaces or deletes are found through per-file
+//! key indexes and marked in deletion vectors, and the batch's new row
+//! images go to one new file. Nothing already written is rewritten, except
+//! by [`TableTarget::compact`], which merges small files and files mostly
+//! deleted, on its own schedule. The consumed Kafka offsets commit in the
+//! same commit as `txn` actions.
+
+// delta-rs marks `add_action` and parquet its object-store reader as
+// deprecated in favour of APIs not yet settled; they are what 1.1 offers.
+#![allow(deprecated)]
+
+pub mod dv;
+pub mod files;
+pub mod keys;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use delta_kernel::engine::arrow_conversion::{TryFromArrow, TryIntoArrow};
+use deltalake::arrow::array::{Array, BooleanArray, UInt32Array};
+use deltalake::arrow::compute::{concat_batches, filter_record_batch, take_record_batch};
+use deltalake::arrow::datatypes::{Schema as ArrowSchema, SchemaRef};
+use deltalake::arrow::error::ArrowError;
+use deltalake::arrow::record_batch::RecordBatch;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TransactionError};
+use deltalake::kernel::{Action, Add, MetadataExt, Remove, StructType, Transaction};
+use deltalake::parquet::arrow::async_reader::ParquetObjectReader;
+use deltalake::parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
+use deltalake::parquet::errors::ParquetError;
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::table::state::DeltaTableState;
+use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError, Path};
+use object_store::ObjectStoreExt;
+use futures_util::TryStreamExt;
+use roaring::RoaringTreemap;
+use thiserror::Error;
+use url::Url;
+
+use self::dv::{DvError, DvFile};
+use self::keys::{FileKeys, KeyEncoder};
+
+#[derive(Debug, Error)]
+pub enum TableError {
+    #[error("Delta table {uri}: {source}")]
+    Delta {
+        uri: String,
+        #[source]
+        source: DeltaTableError,
+    },
+    #[error("Delta table location `{0}` is not a valid URL or path")]
+    Location(String),
+    #[error("another writer committed first: {0}")]
+    Conflict(String),
+    #[error("Delta table {uri}: column `{column}` is {table_type} in the table but the change has {change_type}; the table cannot take it")]
+    Incompatible {
+        uri: String,
+        column: String,
+        table_type: String,
+        change_type: String,
+    },
+    #[error("Delta table {uri} has no column `{column}` for the key; it was not made by binlake for this topic")]
+    NoKeyColumn { uri: String, column: String },
+    #[error(transparent)]
+    Arrow(#[from] ArrowError),
+    #[error(transparent)]
+    Parquet(#[from] ParquetError),
+    #[error(transparent)]
+    Dv(#[from] DvError),
+    #[error("object store: {0}")]
+    Store(#[from] deltalake::ObjectStoreError),
+}
+
+impl TableError {
+    fn delta(uri: &Url, source: DeltaTableError) -> TableError {
+        if let DeltaTableError::Transaction { source } = &source {
+            if matches!(
+                source,
+                TransactionError::VersionAlreadyExists(_)
+                    | TransactionError::CommitConflict(_)
+                    | TransactionError::MaxCommitAttempts(_)
+            ) {
+                return TableError::Conflict(source.to_string());
+            }
+        }
+        TableError::Delta {
+            uri: uri.to_string(),
+            source,
+        }
+    }
+}
+
+/// A live data file: its `add`, its deleted rows, and its key index.
+struct LiveFile {
+    add: Add,
+    rows: u64,
+    dv: RoaringTreemap,
+    keys: Option<FileKeys>,
+}
+
+impl LiveFile {
+    fn live_rows(&self) -> u64 {
+        self.rows.saturating_sub(self.dv.len())
+    }
+}
+
+/// What one [`TableTarget::apply`] did.
+#[derive(Debug, Default, Clone)]
+pub struct Applied {
+    pub version: i64,
+    pub upserted: usize,
+    pub deleted: usize,
+    /// Existing rows replaced or deleted (marked in deletion vectors).
+    pub replaced: usize,
+    pub files_touched: usize,
+}
+
+pub struct TableTarget {
+    uri: Url,
+    table: DeltaTable,
+    state: Option<DeltaTableState>,
+    schema: Option<SchemaRef>,
+    files: Vec<LiveFile>,
+    keys: Option<KeyEncoder>,
+}
+
+/// Files with fewer rows than this are merged by [`TableTarget::compact`].
+pub const SMALL_FILE_ROWS: u64 = 256 * 1024;
+/// Rows per file written by compaction.
+pub const TARGET_FILE_ROWS: usize = 1024 * 1024;
+
+pub fn table_url(location: &str) -> Result<Url, TableError> {
+    let bad = || TableError::Location(location.to_owned());
+    if location.contains("://") {
+        let mut u = Url::parse(location).map_err(|_| bad())?;
+        if !u.path().ends_with('/') {
+            u.set_path(&format!("{}/", u.path()));
+        }
+        Ok(u)
+    } else {
+        let p = std::path::absolute(location).map_err(|_| bad())?;
+        Url::from_directory_path(p).map_err(|_| bad())
+    }
+}
+
+impl TableTarget {
+    /// Opens the table at `location`, or prepares to create it on the
+    /// first commit.
+    pub async fn open(location: &str) -> Result<Self, TableError> {
+        let uri = table_url(location)?;
+        if uri.scheme() == "file" {
+            if let Ok(p) = uri.to_file_path() {
+                std::fs::create_dir_all(&p).map_err(|e| {
+                    TableError::Delta {
+                        uri: uri.to_string(),
+                        source: DeltaTableError::Generic(format!("cannot create directory: {e}")),
+                    }
+                })?;
+            }
+        }
+        let table = DeltaTableBuilder::from_url(uri.clone())
+            .map_err(|e| TableError::delta(&uri, e))?
+            .build()
+            .map_err(|e| TableError::delta(&uri, e))?;
+        let mut t = TableTarget {
+            uri,
+            table,
+            state: None,
+            schema: None,
+            files: Vec::new(),
+            keys: None,
+        };
+        t.reload().await?;
+        Ok(t)
+    }
+
+    pub fn uri(&self) -> &Url {
+        &self.uri
+    }
+
+    /// Re-reads the table from its log (after a conflict, or to start).
+    pub async fn reload(&mut self) -> Result<(), TableError> {
+        let exists = self
+            .table
+            .verify_deltatable_existence()
+            .await
+            .map_err(|e| TableError::delta(&self.uri, e))?;
+        self.files.clear();
+        self.state = None;
+        self.schema = None;
+        if !exists {
+            return Ok(());
+        }
+        self.table
+            .load()
+            .await
+            .map_err(|e| TableError::delta(&self.uri, e))?;
+        let state = self
+            .table
+            .snapshot()
+            .map_err(|e| TableError::delta(&self.uri, e))?
+            .clone();
+        let arrow: ArrowSchema = state
+            .schema()
+            .as_ref()
+            .try_into_arrow()
+            .map_err(|e| TableError::delta(&self.uri, DeltaTableError::Arrow { source: e }))?;
+        self.schema = Some(Arc::new(arrow));
+        let mut dv_files: HashMap<String, bytes::Bytes> = HashMap::new();
+        let store = self.table.object_store();
+        for view in state.log_data().iter() {
+            let add = view.add_action();
+            let rows = view.num_records().map(|n| n as u64);
+            let rows = match rows {
+                Some(n) => n,
+                None => self.count_rows(&add).await?,
+            };
+            let mut dv = RoaringTreemap::new();
+            if let Some(d) = &add.deletion_vector {
+                let path = dv::relative_path(d)?;
+                let bytes = match dv_files.get(&path) {
+                    Some(b) => b.clone(),
+                    None => {
+                        let b = store.get(&Path::from(path.as_str())).await?.bytes().await?;
+                        dv_files.insert(path.clone(), b.clone());
+                        b
+                    }
+                };
+                dv = dv::parse(&bytes, d)?;
+            }
+            self.files.push(LiveFile {
+                add,
+                rows,
+                dv,
+                keys: None,
+            });
+        }
+        self.state = Some(state);
+        Ok(())
+    }
+
+    async fn count_rows(&self, add: &Add) -> Result<u64, TableError> {
+        let reader = self.reader(add);
+        let b = ParquetRecordBatchStreamBuilder::new(reader).await?;
+        Ok(b.metadata().file_metadata().num_rows() as u64)
+    }
+
+    fn reader(&self, add: &Add) -> ParquetObjectReader {
+        ParquetObjectReader::new(self.table.object_store(), Path::from(add.path.as_str()))
+            .with_file_size(add.size as u64)
+    }
+
+    pub fn exists(&self) -> bool {
+        self.state.is_some()
+    }
+
+    pub fn version(&self) -> Option<i64> {
+        self.state.as_ref().map(|s| s.version() as i64)
+    }
+
+    /// The table's columns as Arrow (None before the first commit).
+    pub fn schema(&self) -> Option<&SchemaRef> {
+        self.schema.as_ref()
+    }
+
+    pub fn file_count(&self) -> usize {
+        self.files.len()
+    }
+
+    pub fn live_rows(&self) -> u64 {
+        self.files.iter().map(LiveFile::live_rows).sum()
+    }
+
+    /// Bytes held by the key indexes.
+    pub fn index_bytes(&self) -> usize {
+        self.files
+            .iter()
+            .filter_map(|f| f.keys.as_ref())
+            .map(FileKeys::heap_bytes)
+            .sum()
+    }
+
+    /// The last offset recorded for `app_id` (`{name}-{topic}-{partition}`).
+    pub async fn txn_version(&self, app_id: &str) -> Result<Option<i64>, TableError> {
+        match &self.state {
+            None => Ok(None),
+            Some(s) => s
+                .transaction_version(self.table.log_store().as_ref(), app_id)
+                .await
+                .map_err(|e| TableError::delta(&self.uri, e)),
+        }
+    }
+
+    /// Creates the table with `schema` (protocol 3/7 with deletion vectors
+    /// and timestamp_ntz, which every current Delta reader supports).
+    pub async fn create(&mut self, schema: SchemaRef) -> Result<(), TableError> {
+        let delta_schema = StructType::try_from_arrow(schema.as_ref())
+            .map_err(|e| TableError::delta(&self.uri, DeltaTableError::Arrow { source: e }))?;
+        let protocol: deltalake::kernel::Protocol = serde_json::from_value(serde_json::json!({
+            "minReaderVersion": 3,
+            "minWriterVersion": 7,
+            "readerFeatures": ["deletionVectors", "timestampNtz"],
+            "writerFeatures": ["deletionVectors", "timestampNtz"],
+        }))
+        .map_err(|e| TableError::delta(&self.uri, DeltaTableError::Generic(e.to_string())))?;
+        let metadata = deltalake::kernel::new_metadata(
+            &delta_schema,
+            Vec::<String>::new(),
+            [("delta.enableDeletionVectors", "true")],
+        )
+        .map_err(|e| TableError::delta(&self.uri, e.into()))?;
+        let op = DeltaOperation::Create {
+            mode: SaveMode::ErrorIfExists,
+            location: self.uri.clone(),
+            protocol: protocol.clone(),
+            metadata: metadata.clone(),
+        };
+        let result = CommitBuilder::default()
+            .with_actions(vec![Action::Protocol(protocol), Action::Metadata(metadata)])
+            .build(None, self.table.log_store(), op)
+            .await;
+        match result {
+            Ok(_) => {}
+            // Another sink created it first: use theirs.
+            Err(DeltaTableError::VersionAlreadyExists(_))
+            | Err(DeltaTableError::Transaction {
+                source: TransactionError::VersionAlreadyExists(_),
+            }) => {}
+            Err(e) => return Err(TableError::delta(&self.uri, e)),
+        }
+        self.reload().await
+    }
+
+    /// The table schema extended by columns of `incoming` it lacks (new
+    /// source columns become nullable columns; files written before have
+    /// none and read as null). `None` when nothing is new.
+    pub fn evolve(&self, incoming: &[(String, deltalake::arrow::datatypes::DataType)]) -> Result<Option<SchemaRef>, TableError> {
+        let Some(current) = &self.schema else {
+            return Ok(None);
+        };
+        let mut fields: Vec<_> = current.fields().iter().cloned().collect();
+        let mut added = false;
+        for (name, ty) in incoming {
+            match current.field_with_name(name) {
+                Ok(f) if f.data_type() == ty => {}
+                Ok(f) => {
+                    return Err(TableError::Incompatible {
+                        uri: self.uri.to_string(),
+                        column: name.clone(),
+                        table_type: f.data_type().to_string(),
+                        change_type: ty.to_string(),
+                    })
+                }
+                Err(_) => {
+                    added = true;
+                    fields.push(Arc::new(deltalake::arrow::datatypes::Field::new(
+                        name,
+                        ty.clone(),
+                        true,
+                    )));
+                }
+            }
+        }
+        Ok(added.then(|| Arc::new(ArrowSchema::new(fields))))
+    }
+
+    /// Builds (once) the key index of every live file.
+    async fn ensure_index(&mut self, key: &[String]) -> Result<(), TableError> {
+        let schema = self.schema.clone().ok_or_else(|| {
+            TableError::delta(&self.uri, DeltaTableError::Generic("table not created".into()))
+        })?;
+        let same = self.keys.as_ref().is_some_and(|k| k.names() == key);
+        if !same {
+            let mut types = Vec::with_capacity(key.len());
+            for k in key {
+                let f = schema.field_with_name(k).map_err(|_| TableError::NoKeyColumn {
+                    uri: self.uri.to_string(),
+                    column: k.clone(),
+                })?;
+                types.push(f.data_type().clone());
+            }
+            self.keys = Some(KeyEncoder::new(key.to_vec(), types)?);
+            for f in &mut self.files {
+                f.keys = None;
+            }
+        }
+        for i in 0..self.files.len() {
+            if self.files[i].keys.is_none() {
+                let k = self.read_keys(&self.files[i].add).await?;
+                self.files[i].keys = Some(k);
+            }
+        }
+        Ok(())
+    }
+
+    async fn read_keys(&self, add: &Add) -> Result<FileKeys, TableError> {
+        let enc = self.keys.as_ref().expect("key encoder set before reading keys");
+        let builder = ParquetRecordBatchStreamBuilder::new(self.reader(add)).await?;
+        let mask = ProjectionMask::columns(
+            builder.parquet_schema(),
+            enc.names().iter().map(String::as_str),
+        );
+        let mut stream = builder.with_projection(mask).build()?;
+        let mut keys = FileKeys::default();
+        let mut offset = 0u32;
+        while let Some(batch) = stream.try_next().await? {
+            let rows = enc.encode(&batch)?;
+            keys.append(&rows, offset);
+            offset += batch.num_rows() as u32;
+        }
+        Ok(keys)
+    }
+
+    /// Applies `images` (rows in table schema, in change order) as one
+    /// commit: for each key the last row wins; a row whose `hard_delete` is
+    /// set removes the key, any other replaces or inserts it. `txns` and a
+    /// widened `new_schema` land in the same commit.
+    pub async fn apply(
+        &mut self,
+        key: &[String],
+        images: &RecordBatch,
+        hard_delete: &[bool],
+        txns: Vec<Transaction>,
+        new_schema: Option<SchemaRef>,
+    ) -> Result<Applied, TableError> {
+        let Some(state) = self.state.clone() else {
+            return Err(TableError::delta(
+                &self.uri,
+                DeltaTableError::Generic("table not created".into()),
+            ));
+        };
+        if let Some(s) = &new_schema {
+            self.schema = Some(s.clone());
+        }
+        self.ensure_index(key).await?;
+        let enc = self.keys.as_ref().expect("index built");
+        let rows = enc.encode(images)?;
+
+        // The last change of every key, in key order.
+        let mut last: BTreeMap<&[u8], usize> = BTreeMap::new();
+        for i in 0..images.num_rows() {
+            last.insert(rows.row(i).data(), i);
+        }
+
+        // Rows the batch replaces or deletes, per file.
+        let mut marks: BTreeMap<usize, RoaringTreemap> = BTreeMap::new();
+        let mut replaced = 0usize;
+        for k in last.keys() {
+            for (fi, f) in self.files.iter().enumerate() {
+                let Some(fk) = &f.keys else { continue };
+                match (fk.min(), fk.max()) {
+                    (Some(lo), Some(hi)) if *k >= lo && *k <= hi => {}
+                    _ => continue,
+                }
+                for r in fk.find(k) {
+                    let r = u64::from(r);
+                    if !f.dv.contains(r) && marks.entry(fi).or_default().insert(r) {
+                        replaced += 1;
+                    }
+                }
+            }
+        }
+
+        let upserts: Vec<u32> = last
+            .values()
+            .filter(|&&i| !hard_delete[i])
+            .map(|&i| i as u32)
+            .collect();
+        let deleted = last.len() - upserts.len();
+        let mut actions: Vec<Action> = Vec::new();
+        let now = files_now();
+
+        if let Some(s) = &new_schema {
+            let delta_schema = StructType::try_from_arrow(s.as_ref())
+                .map_err(|e| TableError::delta(&self.uri, DeltaTableError::Arrow { source: e }))?;
+            let md = state
+                .metadata()
+                .clone()
+                .with_schema(&delta_schema)
+                .map_err(|e| TableError::delta(&self.uri, e.into()))?;
+            actions.push(Action::Metadata(md));
+        }
+
+        let mut new_file = None;
+        if !upserts.is_empty() {
+            let batch = take_record_batch(images, &UInt32Array::from(upserts))?;
+            let bytes = files::parquet_bytes(&batch)?;
+            let name = files::new_file_name();
+            self.table
+                .object_store()
+                .put(&Path::from(name.as_str()), bytes.clone().into())
+                .await?;
+            let add = files::add_action(name, bytes.len(), &batch, true);
+            actions.push(Action::Add(add.clone()));
+            new_file = Some((add, batch));
+        }
+
+        // New deletion vectors: one file for every file touched.
+        let mut merged: Vec<(usize, RoaringTreemap)> = Vec::new();
+        for (fi, m) in &marks {
+            let mut dv = self.files[*fi].dv.clone();
+            dv |= m;
+            merged.push((*fi, dv));
+        }
+        let partial: Vec<&RoaringTreemap> = merged
+            .iter()
+            .filter(|(fi, dv)| dv.len() < self.files[*fi].rows)
+            .map(|(_, dv)| dv)
+            .collect();
+        let dv_file = if partial.is_empty() {
+            None
+        } else {
+            let f = DvFile::write(&partial)?;
+            self.table
+                .object_store()
+                .put(&Path::from(f.path().as_str()), f.bytes().to_vec().into())
+                .await?;
+            Some(f)
+        };
+        let mut next_dv = 0usize;
+        let mut new_adds: Vec<(usize, Option<Add>)> = Vec::new();
+        for (fi, dv) in &merged {
+            let old = &self.files[*fi].add;
+            actions.push(Action::Remove(remove_of(old, true, now)));
+            if dv.len() < self.files[*fi].rows {
+                let d = dv_file.as_ref().expect("written above").descriptors()[next_dv].clone();
+                next_dv += 1;
+                let mut add = old.clone();
+                add.deletion_vector = Some(d);
+                add.stats = files::loosen_stats(old.stats.as_deref()).or(add.stats);
+                add.modification_time = now;
+                add.data_change = true;
+                actions.push(Action::Add(add.clone()));
+                new_adds.push((*fi, Some(add)));
+            } else {
+                new_adds.push((*fi, None));
+            }
+        }
+
+        let op = DeltaOperation::Merge {
+            predicate: None,
+            merge_predicate: Some(format!("key({})", key.join(", "))),
+            matched_predicates: vec![],
+            not_matched_predicates: vec![],
+            not_matched_by_source_predicates: vec![],
+        };
+        let props = CommitProperties::default().with_application_transactions(txns);
+        let finalized = CommitBuilder::from(props)
+            .with_actions(actions)
+            .with_max_retries(0)
+            .build(Some(&state), self.table.log_store(), op)
+            .await
+            .map_err(|e| TableError::delta(&self.uri, e))?;
+        let version = finalized.version() as i64;
+
+        // The commit is the truth now; mirror it in memory.
+        for (fi, add) in new_adds.iter().rev() {
+            match add {
+                Some(a) => {
+                    let f = &mut self.files[*fi];
+                    f.add = a.clone();
+                    f.dv = merged.iter().find(|(i, _)| i == fi).map(|(_, d)| d.clone()).unwrap_or_default();
+                }
+                None => {
+                    self.files[*fi].rows = 0;
+                }
+            }
+        }
+        self.files.retain(|f| f.rows > 0);
+        if let Some((add, batch)) = new_file {
+            let enc = self.keys.as_ref().expect("index built");
+            let mut keys = FileKeys::default();
+            keys.append(&enc.encode(&batch)?, 0);
+            self.files.push(LiveFile {
+                add,
+                rows: batch.num_rows() as u64,
+                dv: RoaringTreemap::new(),
+                keys: Some(keys),
+            });
+        }
+        self.state = Some(finalized.snapshot());
+        Ok(Applied {
+            version,
+            upserted: last.len() - deleted,
+            deleted,
+            replaced,
+            files_touched: marks.len(),
+        })
+    }
+
+    /// Whether [`compact`](Self::compact) has work: several small files, or
+    /// a file with more than a third of its rows deleted.
+    pub fn needs_compaction(&self) -> bool {
+        let small = self.files.iter().filter(|f| f.rows < SMALL_FILE_ROWS).count();
+        small >= 8 || self.files.iter().any(|f| f.dv.len() * 3 > f.rows)
+    }
+
+    /// Rewrites small and mostly-deleted files into files of
+    /// [`TARGET_FILE_ROWS`] sorted by key, without changing the data
+    /// (`dataChange: false`).
+    pub async fn compact(&mut self, key: &[String]) -> Result<Option<i64>, TableError> {
+        let Some(state) = self.state.clone() else {
+            return Ok(None);
+        };
+        let Some(schema) = self.schema.clone() else {
+            return Ok(None);
+        };
+        let small: Vec<usize> = (0..self.files.len())
+            .filter(|&i| self.files[i].rows < SMALL_FILE_ROWS)
+            .collect();
+        let mut chosen: Vec<usize> = (0..self.files.len())
+            .filter(|&i| self.files[i].dv.len() * 3 > self.files[i].rows)
+            .collect();
+        if small.len() >= 8 {
+            chosen.extend(small);
+        }
+        chosen.sort_unstable();
+        chosen.dedup();
+        if chosen.is_empty() {
+            return Ok(None);
+        }
+        self.ensure_index(key).await?;
+        let mut parts = Vec::new();
+        for &i in &chosen {
+            let f = &self.files[i];
+            let builder = ParquetRecordBatchStreamBuilder::new(self.reader(&f.add)).await?;
+            let mut stream = builder.build()?;
+            let mut offset = 0u64;
+            while let Some(batch) = stream.try_next().await? {
+                let n = batch.num_rows() as u64;
+                let keep: BooleanArray = (offset..offset + n)
+                    .map(|r| Some(!f.dv.contains(r)))
+                    .collect();
+                offset += n;
+                let batch = filter_record_batch(&batch, &keep)?;
+                parts.push(conform(&batch, &schema)?);
+            }
+        }
+        let all = concat_batches(&schema, &parts)?;
+        let enc = self.keys.as_ref().expect("index built");
+        let rows = enc.encode(&all)?;
+        let mut order: Vec<u32> = (0..all.num_rows() as u32).collect();
+        order.sort_unstable_by(|&a, &b| rows.row(a as usize).cmp(&rows.row(b as usize)));
+        let sorted = take_record_batch(&all, &UInt32Array::from(order))?;
+
+        let now = files_now();
+        let mut actions: Vec<Action> = chosen
+            .iter()
+            .map(|&i| Action::Remove(remove_of(&self.files[i].add, false, now)))
+            .collect();
+        let mut written = Vec::new();
+        let mut start = 0;
+        while start < sorted.num_rows() {
+            let len = TARGET_FILE_ROWS.min(sorted.num_rows() - start);
+            let chunk = sorted.slice(start, len);
+            start += len;
+            let bytes = files::parquet_bytes(&chunk)?;
+            let name = files::new_file_name();
+            self.table
+                .object_store()
+                .put(&Path::from(name.as_str()), bytes.clone().into())
+                .await?;
+            let add = files::add_action(name, bytes.len(), &chunk, false);
+            actions.push(Action::Add(add.clone()));
+            written.push((add, chunk));
+        }
+        let op = DeltaOperation::Optimize {
+            predicate: None,
+            target_size: TARGET_FILE_ROWS as i64,
+        };
+        let finalized = CommitBuilder::default()
+            .with_actions(actions)
+            .with_max_retries(0)
+            .build(Some(&state), self.table.log_store(), op)
+            .await
+            .map_err(|e| TableError::delta(&self.uri, e))?;
+        let mut i = 0;
+        self.files.retain(|_| {
+            let keep = chosen.binary_search(&i).is_err();
+            i += 1;
+            keep
+        });
+        for (add, chunk) in written {
+            let mut keys = FileKeys::default();
+            keys.append(&enc.encode(&chunk)?, 0);
+            self.files.push(LiveFile {
+                add,
+                rows: chunk.num_rows() as u64,
+                dv: RoaringTreemap::new(),
+                keys: Some(keys),
+            });
+        }
+        self.state = Some(finalized.snapshot());
+        Ok(Some(finalized.version() as i64))
+    }
+
+    /// Deletes files no version younger than `retention` needs.
+    pub async fn vacuum(&mut self, retention: std::time::Duration) -> Result<usize, TableError> {
+        if self.state.is_none() {
+            return Ok(0);
+        }
+        self.table
+            .update_state()
+            .await
+            .map_err(|e| TableError::delta(&self.uri, e))?;
+        let retention = chrono::Duration::from_std(retention)
+            .unwrap_or_else(|_| chrono::Duration::days(7));
+        let (table, metrics) = self
+            .table
+            .clone()
+            .vacuum()
+            .with_retention_period(retention)
+        .with_enforce_retention_duration(false)
+        .await
+        .map_err(|e| TableError::delta(&self.uri, e))?;
+        self.table = table;
+        Ok(metrics.files_deleted.len())
+    }
+}
+
+fn files_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn remove_of(add: &Add, data_change: bool, now: i64) -> Remove {
+    Remove {
+        path: add.path.clone(),
+        data_change,
+        deletion_timestamp: Some(now),
+        extended_file_metadata: Some(true),
+        partition_values: Some(add.partition_values.clone()),
+        size: Some(add.size),
+        tags: add.tags.clone(),
+        deletion_vector: add.deletion_vector.clone(),
+        base_row_id: add.base_row_id,
+        default_row_commit_version: add.default_row_commit_version,
+    }
+}
+
+/// `batch` in `schema`: columns by name, null where the file predates a
+/// column.
+pub fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, ArrowError> {
+    let n = batch.num_rows();
+    let cols = schema
+        .fields()
+        .iter()
+        .map(|f| match batch.column_by_name(f.name()) {
+            Some(c) if c.data_type() == f.data_type() => Ok(c.clone()),
+            Some(c) => deltalake::arrow::compute::cast(c, f.data_type()),
+            None => Ok(deltalake::arrow::array::new_null_array(f.data_type(), n)),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    RecordBatch::try_new(schema.clone(), cols)
+}

@@ -1,0 +1,24 @@
+//! Kafka → Delta: records are decoded ([`decode`]), laid out as Arrow rows
+//! of the table ([`rows`]) and applied to one Delta table per source table
+//! ([`delta`]) by the consuming loop ([`runner`]).
+
+pub mod decode;
+pub mod delta;
+pub mod rows;
+pub mod runner;
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum SinkError {
+    #[error("sink configuration: {0}")]
+    Config(String),
+    #[error("Kafka: {0}")]
+    Kafka(String),
+    #[error(transparent)]
+    Table(#[from] delta::TableError),
+    #[error("cannot lay out the batch as table rows: {0}")]
+    Rows(#[from] rows::RowsError),
+    #[error("stopped")]
+    Stopped,
+}

@@ -1,0 +1,482 @@
+//! The sink loop: consume `{name}.{db}.{table}` topics in group `{name}`,
+//! batch per table, apply each batch to its Delta table in one commit with
+//! the consumed offsets, then commit the offsets to Kafka (for lag only:
+//! Delta's `txn` versions decide what is already applied).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use deltalake::kernel::Transaction;
+use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::message::{Header, Message, OwnedHeaders, OwnedMessage};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{ClientContext, Offset, Statistics, TopicPartitionList};
+use tokio::sync::watch;
+
+use super::decode::{ChangeOp, DecodeError, EnvelopeDecoder, SinkRecord};
+use super::delta::{TableError, TableTarget};
+use super::rows;
+use super::SinkError;
+use crate::avro::RegistryClient;
+use crate::config::{Connector, DeleteMode, SinkConfig};
+use crate::kafka::admin::{Admin, TopicSpec};
+use crate::kafka::{client_config, ClientKind};
+use crate::metrics::metrics;
+
+/// Set to `sink_after_delta_commit` to abort right after a Delta commit and
+/// before the Kafka offset commit (used by the crash tests).
+pub const FAILPOINT_ENV: &str = "BINLAKE_FAILPOINT";
+
+/// Tracks partitions taken away by a rebalance, and the consumer lag
+/// librdkafka reports in its statistics.
+struct SinkContext {
+    revoked: Mutex<Vec<(String, i32)>>,
+}
+
+impl ClientContext for SinkContext {
+    fn stats(&self, stats: Statistics) {
+        for (topic, t) in &stats.topics {
+            for (p, part) in &t.partitions {
+                if *p >= 0 && part.consumer_lag >= 0 {
+                    metrics()
+                        .sink_consumer_lag_messages
+                        .with_label_values(&[topic.as_str(), &p.to_string()])
+                        .set(part.consumer_lag);
+                }
+            }
+        }
+    }
+}
+
+impl ConsumerContext for SinkContext {
+    fn pre_rebalance(&self, _c: &rdkafka::consumer::BaseConsumer<Self>, r: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = r {
+            let mut revoked = self.revoked.lock().unwrap_or_else(|p| p.into_inner());
+            for e in tpl.elements() {
+                revoked.push((e.topic().to_owned(), e.partition()));
+            }
+        }
+    }
+}
+
+struct Pending {
+    partition: i32,
+    offset: i64,
+    /// `None`: a tombstone, which only advances the offset.
+    record: Option<SinkRecord>,
+}
+
+/// One topic's table and the records waiting for it.
+struct TopicState {
+    topic: String,
+    target: Option<TableTarget>,
+    pending: Vec<Pending>,
+    rows: usize,
+    since: Option<Instant>,
+    newest_ts_ms: Option<i64>,
+    table_label: String,
+    /// The key columns, from the records' key schema.
+    key: Vec<String>,
+}
+
+pub async fn run(connector: Arc<Connector>, mut shutdown: watch::Receiver<bool>) -> Result<(), SinkError> {
+    let sink = connector
+        .sink
+        .clone()
+        .ok_or_else(|| SinkError::Config("the connector file has no [sink] section".into()))?;
+    let name = connector.name.clone();
+    let registry = RegistryClient::new(&connector.registry.url)
+        .map_err(|e| SinkError::Config(e.to_string()))?;
+    let mut decoder = EnvelopeDecoder::new(registry);
+
+    let mut cfg = client_config(
+        &connector.kafka,
+        ClientKind::Other,
+        &[
+            ("group.id", name.as_str()),
+            ("enable.auto.commit", "false"),
+            ("enable.auto.offset.store", "false"),
+            ("auto.offset.reset", "earliest"),
+            ("isolation.level", "read_committed"),
+            ("topic.metadata.refresh.interval.ms", "5000"),
+            ("statistics.interval.ms", "5000"),
+            ("allow.auto.create.topics", "false"),
+        ],
+    );
+    cfg.set("group.id", name.as_str());
+    let consumer: StreamConsumer<SinkContext> = cfg
+        .create_with_context(SinkContext {
+            revoked: Mutex::new(Vec::new()),
+        })
+        .map_err(|e| SinkError::Kafka(format!("cannot create the consumer: {e}")))?;
+    let pattern = format!("^{}\\.[^.]+\\.[^.]+$", name.replace('.', "\\."));
+    consumer
+        .subscribe(&[pattern.as_str()])
+        .map_err(|e| SinkError::Kafka(format!("cannot subscribe to {pattern}: {e}")))?;
+    let dlq = DeadLetters::new(&connector)?;
+    tracing::info!(group = %name, pattern = %pattern, "sink consuming");
+    metrics().set_ready(true);
+
+    let mut topics: HashMap<String, TopicState> = HashMap::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => {
+                if *shutdown.borrow() {
+                    tracing::info!("sink draining before exit");
+                    for state in topics.values_mut() {
+                        flush(&connector, &sink, &consumer, state).await?;
+                    }
+                    return Ok(());
+                }
+            }
+            _ = tick.tick() => {
+                drop_revoked(&consumer, &mut topics);
+                for state in topics.values_mut() {
+                    let due = state.since.is_some_and(|t| t.elapsed() >= sink.flush_interval);
+                    if due {
+                        flush(&connector, &sink, &consumer, state).await?;
+                    }
+                    update_end_to_end(state);
+                }
+            }
+            msg = consumer.recv() => {
+                let msg = match msg {
+                    Ok(m) => m.detach(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "Kafka consumer error");
+                        continue;
+                    }
+                };
+                drop_revoked(&consumer, &mut topics);
+                let topic = msg.topic().to_owned();
+                let record = match decode_retrying(&mut decoder, &msg, &mut shutdown).await? {
+                    Ok(r) => r,
+                    Err(e) => {
+                        dlq.send(&msg, "undecodable", &e.to_string()).await?;
+                        None
+                    }
+                };
+                let state = topics.entry(topic.clone()).or_insert_with(|| TopicState {
+                    topic: topic.clone(),
+                    target: None,
+                    pending: Vec::new(),
+                    rows: 0,
+                    since: None,
+                    newest_ts_ms: None,
+                    table_label: topic.clone(),
+                    key: Vec::new(),
+                });
+                state.since.get_or_insert_with(Instant::now);
+                if record.is_some() {
+                    state.rows += 1;
+                }
+                state.pending.push(Pending { partition: msg.partition(), offset: msg.offset(), record });
+                if state.rows >= sink.max_batch_rows {
+                    flush(&connector, &sink, &consumer, state).await?;
+                }
+            }
+        }
+    }
+}
+
+async fn decode_retrying(
+    decoder: &mut EnvelopeDecoder,
+    msg: &OwnedMessage,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<Result<Option<SinkRecord>, DecodeError>, SinkError> {
+    let mut wait = Duration::from_millis(200);
+    loop {
+        match decoder.decode(msg.key(), msg.payload()).await {
+            Err(e) if e.is_retryable() => {
+                tracing::warn!(error = %e, retry_in = ?wait, "schema registry unreachable; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = shutdown.changed() => return Err(SinkError::Stopped),
+                }
+                wait = (wait * 2).min(Duration::from_secs(10));
+            }
+            other => return Ok(other),
+        }
+    }
+}
+
+fn drop_revoked(consumer: &StreamConsumer<SinkContext>, topics: &mut HashMap<String, TopicState>) {
+    let revoked: Vec<(String, i32)> = {
+        let mut r = consumer.context().revoked.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::take(&mut *r)
+    };
+    for (topic, partition) in revoked {
+        if let Some(state) = topics.get_mut(&topic) {
+            // The new owner reads them again; Delta's txn versions keep
+            // whatever this process already committed from being applied twice.
+            state.pending.retain(|p| p.partition != partition);
+            state.rows = state.pending.iter().filter(|p| p.record.is_some()).count();
+            if state.pending.is_empty() {
+                state.since = None;
+            }
+        }
+    }
+}
+
+fn update_end_to_end(state: &TopicState) {
+    if let Some(ts) = state.newest_ts_ms {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(ts);
+        metrics()
+            .end_to_end_lag_seconds
+            .with_label_values(&[state.table_label.as_str()])
+            .set(((now - ts).max(0)) as f64 / 1000.0);
+    }
+}
+
+/// Applies a topic's pending records to its table, then commits the
+/// offsets to Kafka. Conflicts with another writer are retried from a
+/// fresh read of the table.
+async fn flush(
+    connector: &Connector,
+    sink: &SinkConfig,
+    consumer: &StreamConsumer<SinkContext>,
+    state: &mut TopicState,
+) -> Result<(), SinkError> {
+    if state.pending.is_empty() {
+        state.since = None;
+        return Ok(());
+    }
+    // The last offset consumed per partition, tombstones included.
+    let mut last: BTreeMap<i32, i64> = BTreeMap::new();
+    for p in &state.pending {
+        let e = last.entry(p.partition).or_insert(p.offset);
+        *e = (*e).max(p.offset);
+    }
+    let first = state.pending.iter().find_map(|p| p.record.as_ref());
+    if state.target.is_none() {
+        if let Some(r) = first {
+            let location = sink.table_uri_for(&r.db, &r.table);
+            state.table_label = format!("{}.{}", r.db, r.table);
+            state.target = Some(TableTarget::open(&location).await?);
+        }
+    }
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match apply_once(connector, sink, state, &last).await {
+            Ok(()) => break,
+            Err(SinkError::Table(TableError::Conflict(msg))) if attempt < 20 => {
+                tracing::info!(topic = %state.topic, attempt, reason = %msg, "Delta commit conflict; re-reading the table");
+                if let Some(t) = state.target.as_mut() {
+                    t.reload().await?;
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if std::env::var(FAILPOINT_ENV).as_deref() == Ok("sink_after_delta_commit") {
+        tracing::error!("failpoint sink_after_delta_commit: aborting before the Kafka offset commit");
+        std::process::abort();
+    }
+    let mut tpl = TopicPartitionList::new();
+    for (partition, offset) in &last {
+        tpl.add_partition_offset(&state.topic, *partition, Offset::Offset(offset + 1))
+            .map_err(|e| SinkError::Kafka(e.to_string()))?;
+    }
+    if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
+        // Only lag reporting depends on it; Delta holds the real position.
+        tracing::warn!(topic = %state.topic, error = %e, "Kafka offset commit failed");
+    }
+    state.pending.clear();
+    state.rows = 0;
+    state.since = None;
+
+    if let Some(t) = state.target.as_mut() {
+        if t.needs_compaction() && !state.key.is_empty() {
+            {
+                let key = state.key.clone();
+                let started = Instant::now();
+                match t.compact(&key).await {
+                    Ok(Some(v)) => tracing::info!(table = %state.table_label, version = v, took = ?started.elapsed(), files = t.file_count(), "compacted"),
+                    Ok(None) => {}
+                    Err(TableError::Conflict(e)) => {
+                        tracing::info!(table = %state.table_label, reason = %e, "compaction lost a race; retried later");
+                        t.reload().await?;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn apply_once(
+    connector: &Connector,
+    sink: &SinkConfig,
+    state: &mut TopicState,
+    last: &BTreeMap<i32, i64>,
+) -> Result<(), SinkError> {
+    let Some(target) = state.target.as_mut() else {
+        // Only tombstones so far, and no table yet: nothing to write.
+        return Ok(());
+    };
+    let soft = sink.deletes == DeleteMode::Soft;
+    let mut txns = Vec::with_capacity(last.len());
+    let mut applied_before: HashMap<i32, i64> = HashMap::new();
+    for (&partition, &offset) in last {
+        let app_id = format!("{}-{}-{}", connector.name, state.topic, partition);
+        if let Some(v) = target.txn_version(&app_id).await? {
+            applied_before.insert(partition, v);
+        }
+        txns.push(Transaction::new(app_id, offset));
+    }
+    let fresh: Vec<&SinkRecord> = state
+        .pending
+        .iter()
+        .filter(|p| applied_before.get(&p.partition).is_none_or(|&v| p.offset > v))
+        .filter_map(|p| p.record.as_ref())
+        .collect();
+    let skipped = state.pending.iter().filter(|p| p.record.is_some()).count() - fresh.len();
+    if skipped > 0 {
+        tracing::info!(topic = %state.topic, skipped, "records already in Delta skipped");
+    }
+    // Every partition already applied up to here: nothing to commit.
+    if last
+        .iter()
+        .all(|(p, o)| applied_before.get(p).is_some_and(|v| v >= o))
+    {
+        return Ok(());
+    }
+    if !target.exists() {
+        let Some(r) = fresh.first() else {
+            return Ok(());
+        };
+        target
+            .create(rows::table_schema(&r.schema.columns, soft))
+            .await?;
+    }
+    if let Some(r) = fresh.first() {
+        state.key = r.key_fields.to_vec();
+    }
+    let key = state.key.clone();
+
+    // Columns of every writer schema in the batch (new ones widen the table).
+    let mut seen = std::collections::HashSet::new();
+    let mut incoming = Vec::new();
+    for r in &fresh {
+        if seen.insert(r.schema.id) {
+            for c in &r.schema.columns {
+                if !incoming.iter().any(|(n, _): &(String, _)| n == &c.name) {
+                    incoming.push((c.name.clone(), c.data_type.clone()));
+                }
+            }
+        }
+    }
+    let new_schema = target.evolve(&incoming)?;
+    if let Some(s) = &new_schema {
+        tracing::info!(table = %state.table_label, columns = s.fields().len(), "adding new source columns to the Delta table");
+    }
+    let schema = new_schema
+        .clone()
+        .or_else(|| target.schema().cloned())
+        .ok_or_else(|| SinkError::Config("table without schema".into()))?;
+    let images = rows::build_batch(&schema, &fresh)?;
+    let hard_delete: Vec<bool> = fresh
+        .iter()
+        .map(|r| r.op == ChangeOp::Delete && !soft)
+        .collect();
+    let started = Instant::now();
+    let applied = target
+        .apply(&key, &images, &hard_delete, txns, new_schema)
+        .await?;
+    let took = started.elapsed();
+    let m = metrics();
+    m.sink_commit_seconds.observe(took.as_secs_f64());
+    m.sink_delta_version
+        .with_label_values(&[state.table_label.as_str()])
+        .set(applied.version);
+    for r in &fresh {
+        m.sink_rows_total
+            .with_label_values(&[state.table_label.as_str(), r.op.code()])
+            .inc();
+    }
+    if let Some(ts) = fresh.iter().map(|r| r.ts_ms).max() {
+        state.newest_ts_ms = Some(state.newest_ts_ms.map_or(ts, |t| t.max(ts)));
+    }
+    tracing::info!(
+        table = %state.table_label,
+        version = applied.version,
+        changes = fresh.len(),
+        upserted = applied.upserted,
+        deleted = applied.deleted,
+        replaced = applied.replaced,
+        files_touched = applied.files_touched,
+        took_ms = took.as_millis() as u64,
+        "Delta commit"
+    );
+    Ok(())
+}
+
+/// `{name}.dlq`: records the sink cannot apply, with the reason in headers.
+struct DeadLetters {
+    topic: String,
+    producer: FutureProducer,
+    admin: Admin,
+    ready: std::sync::atomic::AtomicBool,
+}
+
+impl DeadLetters {
+    fn new(connector: &Connector) -> Result<Self, SinkError> {
+        let producer: FutureProducer = client_config(
+            &connector.kafka,
+            ClientKind::Producer,
+            &[("enable.idempotence", "true"), ("acks", "all")],
+        )
+        .create()
+        .map_err(|e| SinkError::Kafka(format!("cannot create the dead-letter producer: {e}")))?;
+        Ok(DeadLetters {
+            topic: format!("{}.dlq", connector.name),
+            producer,
+            admin: Admin::new(&connector.kafka).map_err(|e| SinkError::Kafka(e.to_string()))?,
+            ready: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    async fn send(&self, msg: &OwnedMessage, reason: &str, detail: &str) -> Result<(), SinkError> {
+        use std::sync::atomic::Ordering;
+        if !self.ready.load(Ordering::Relaxed) {
+            self.admin
+                .ensure_topic(&self.topic, TopicSpec { partitions: 1, compacted: false })
+                .await
+                .map_err(|e| SinkError::Kafka(e.to_string()))?;
+            self.ready.store(true, Ordering::Relaxed);
+        }
+        tracing::warn!(topic = msg.topic(), partition = msg.partition(), offset = msg.offset(), reason, detail, "record sent to the dead-letter topic");
+        let partition = msg.partition().to_string();
+        let offset = msg.offset().to_string();
+        let headers = OwnedHeaders::new()
+            .insert(Header { key: "binlake.error.reason", value: Some(reason) })
+            .insert(Header { key: "binlake.error.message", value: Some(detail) })
+            .insert(Header { key: "binlake.error.topic", value: Some(msg.topic()) })
+            .insert(Header { key: "binlake.error.partition", value: Some(partition.as_str()) })
+            .insert(Header { key: "binlake.error.offset", value: Some(offset.as_str()) });
+        let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&self.topic).headers(headers);
+        if let Some(k) = msg.key() {
+            record = record.key(k);
+        }
+        if let Some(v) = msg.payload() {
+            record = record.payload(v);
+        }
+        self.producer
+            .send(record, Duration::from_secs(30))
+            .await
+            .map_err(|(e, _)| SinkError::Kafka(format!("cannot write to {}: {e}", self.topic)))?;
+        metrics()
+            .sink_dead_letters_total
+            .with_label_values(&[msg.topic(), reason])
+            .inc();
+        Ok(())
+    }
+}
