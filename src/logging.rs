@@ -9,13 +9,24 @@ pub enum LogFormat {
     Json,
 }
 
+/// The Delta libraries log every snapshot and scan at `info`; a plain
+/// level (no per-target directives) keeps them at `warn`.
+fn with_quiet_libraries(spec: &str) -> String {
+    if spec.contains('=') {
+        spec.to_owned()
+    } else {
+        format!("{spec},deltalake_core=warn,buoyant_kernel=warn,delta_kernel=warn")
+    }
+}
+
 /// Installs the global subscriber. `level` (from `--log-level`) wins over
 /// `RUST_LOG`; with neither, binlake logs at `info`.
 pub fn init(format: LogFormat, level: Option<&str>) -> anyhow::Result<()> {
-    let filter = match level {
-        Some(level) => EnvFilter::try_new(level)?,
-        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+    let spec = match level {
+        Some(level) => level.to_owned(),
+        None => std::env::var(EnvFilter::DEFAULT_ENV).unwrap_or_else(|_| "info".into()),
     };
+    let filter = EnvFilter::try_new(with_quiet_libraries(&spec))?;
     use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -102,9 +102,20 @@ pub async fn run(connector: Arc<Connector>, mut shutdown: watch::Receiver<bool>)
             ("topic.metadata.refresh.interval.ms", "5000"),
             ("statistics.interval.ms", "5000"),
             ("allow.auto.create.topics", "false"),
+            // A sink that died (kill -9) holds its partitions until its
+            // session expires; a short session hands them over sooner.
+            ("session.timeout.ms", "10000"),
+            ("heartbeat.interval.ms", "2000"),
+            // Longest pause between polls: a batch commit or a compaction.
+            ("max.poll.interval.ms", "120000"),
         ],
     );
     cfg.set("group.id", name.as_str());
+    // Static membership (KIP-345): a sink restarted under the same instance
+    // id takes its partitions back at once instead of waiting for the dead
+    // member's session to expire. Two sinks on one host need different ids.
+    let instance = std::env::var("BINLAKE_SINK_INSTANCE").unwrap_or_else(|_| default_instance(&name));
+    cfg.set("group.instance.id", instance.as_str());
     let consumer: StreamConsumer<SinkContext> = cfg
         .create_with_context(SinkContext {
             revoked: Mutex::new(Vec::new()),
@@ -180,6 +191,15 @@ pub async fn run(connector: Arc<Connector>, mut shutdown: watch::Receiver<bool>)
             }
         }
     }
+}
+
+fn default_instance(name: &str) -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "local".into());
+    format!("{name}-sink-{host}")
 }
 
 async fn decode_retrying(

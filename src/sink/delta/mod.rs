@@ -133,6 +133,14 @@ pub const TARGET_FILE_ROWS: usize = 1024 * 1024;
 
 pub fn table_url(location: &str) -> Result<Url, TableError> {
     let bad = || TableError::Location(location.to_owned());
+    // `file://./x` and `file://x` are paths relative to the working directory.
+    let relative_file = location
+        .strip_prefix("file://")
+        .filter(|rest| !rest.starts_with('/'));
+    if let Some(rest) = relative_file {
+        let p = std::path::absolute(rest).map_err(|_| bad())?;
+        return Url::from_directory_path(p).map_err(|_| bad());
+    }
     if location.contains("://") {
         let mut u = Url::parse(location).map_err(|_| bad())?;
         if !u.path().ends_with('/') {
@@ -142,6 +150,21 @@ pub fn table_url(location: &str) -> Result<Url, TableError> {
     } else {
         let p = std::path::absolute(location).map_err(|_| bad())?;
         Url::from_directory_path(p).map_err(|_| bad())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_become_directory_urls() {
+        assert_eq!(table_url("file:///d/t").unwrap().as_str(), "file:///d/t/");
+        assert_eq!(table_url("s3://b/x").unwrap().as_str(), "s3://b/x/");
+        let cwd = std::env::current_dir().unwrap();
+        let rel = table_url("file://./d/t").unwrap();
+        assert_eq!(rel.to_file_path().unwrap(), cwd.join("d/t"));
+        assert_eq!(table_url("d/t").unwrap().to_file_path().unwrap(), cwd.join("d/t"));
     }
 }
 
