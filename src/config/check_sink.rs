@@ -11,6 +11,10 @@ use super::values;
 pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(5);
 /// Default `sink.max_batch_rows`.
 pub const DEFAULT_MAX_BATCH_ROWS: usize = 100_000;
+/// Default `sink.vacuum_retention`: Delta's own default for deleted files.
+pub const DEFAULT_VACUUM_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Default `sink.vacuum_interval`.
+pub const DEFAULT_VACUUM_INTERVAL: Duration = Duration::from_secs(3600);
 /// Largest `sink.max_batch_rows`: bounds the memory one batch may take.
 pub const MAX_BATCH_ROWS: i64 = 10_000_000;
 
@@ -60,10 +64,22 @@ pub fn sink(raw: &RawSink, ck: &mut Checker) -> Option<SinkConfig> {
         &[("hard", DeleteMode::Hard), ("soft", DeleteMode::Soft)],
         DeleteMode::Hard,
     );
+    let vacuum_retention = ck.duration(
+        raw.vacuum_retention.as_ref(),
+        "sink.vacuum_retention",
+        DEFAULT_VACUUM_RETENTION,
+    );
+    let vacuum_interval = ck.duration(
+        raw.vacuum_interval.as_ref(),
+        "sink.vacuum_interval",
+        DEFAULT_VACUUM_INTERVAL,
+    );
     Some(SinkConfig {
         table_uri: table_uri?,
         flush_interval: flush_interval?,
         max_batch_rows: max_batch_rows?,
         deletes: deletes?,
+        vacuum_retention: vacuum_retention?,
+        vacuum_interval: vacuum_interval?,
     })
 }

@@ -172,6 +172,11 @@ pub struct SinkConfig {
     pub max_batch_rows: usize,
     /// What a delete does to the Delta row.
     pub deletes: DeleteMode,
+    /// Files unreferenced for longer than this are deleted by VACUUM
+    /// (default 7 days: readers of older versions keep working that long).
+    pub vacuum_retention: Duration,
+    /// How often each table is vacuumed (default 1 h).
+    pub vacuum_interval: Duration,
 }
 
 impl SinkConfig {
@@ -225,6 +230,8 @@ mod tests {
             table_uri: template.into(),
             flush_interval: Duration::from_secs(5),
             max_batch_rows: 1,
+            vacuum_retention: Duration::from_secs(3600),
+            vacuum_interval: Duration::from_secs(0),
             deletes: DeleteMode::Hard,
         }
     }

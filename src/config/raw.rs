@@ -71,6 +71,8 @@ pub struct RawSink {
     pub flush_interval: Option<Str>,
     pub max_batch_rows: Option<Spanned<i64>>,
     pub deletes: Option<Str>,
+    pub vacuum_retention: Option<Str>,
+    pub vacuum_interval: Option<Str>,
 }
 
 /// `[metrics]`.

@@ -63,6 +63,8 @@ impl ConsumerContext for SinkContext {
 struct Pending {
     partition: i32,
     offset: i64,
+    /// Kept to send to the dead-letter topic should the table refuse it.
+    message: OwnedMessage,
     /// `None`: a tombstone, which only advances the offset.
     record: Option<SinkRecord>,
 }
@@ -78,6 +80,7 @@ struct TopicState {
     table_label: String,
     /// The key columns, from the records' key schema.
     key: Vec<String>,
+    last_vacuum: Option<Instant>,
 }
 
 pub async fn run(connector: Arc<Connector>, mut shutdown: watch::Receiver<bool>) -> Result<(), SinkError> {
@@ -138,7 +141,7 @@ pub async fn run(connector: Arc<Connector>, mut shutdown: watch::Receiver<bool>)
                 if *shutdown.borrow() {
                     tracing::info!("sink draining before exit");
                     for state in topics.values_mut() {
-                        flush(&connector, &sink, &consumer, state).await?;
+                        flush(&connector, &sink, &consumer, &dlq, state).await?;
                     }
                     return Ok(());
                 }
@@ -148,7 +151,7 @@ pub async fn run(connector: Arc<Connector>, mut shutdown: watch::Receiver<bool>)
                 for state in topics.values_mut() {
                     let due = state.since.is_some_and(|t| t.elapsed() >= sink.flush_interval);
                     if due {
-                        flush(&connector, &sink, &consumer, state).await?;
+                        flush(&connector, &sink, &consumer, &dlq, state).await?;
                     }
                     update_end_to_end(state);
                 }
@@ -179,14 +182,15 @@ pub async fn run(connector: Arc<Connector>, mut shutdown: watch::Receiver<bool>)
                     newest_ts_ms: None,
                     table_label: topic.clone(),
                     key: Vec::new(),
+                    last_vacuum: None,
                 });
                 state.since.get_or_insert_with(Instant::now);
                 if record.is_some() {
                     state.rows += 1;
                 }
-                state.pending.push(Pending { partition: msg.partition(), offset: msg.offset(), record });
+                state.pending.push(Pending { partition: msg.partition(), offset: msg.offset(), message: msg, record });
                 if state.rows >= sink.max_batch_rows {
-                    flush(&connector, &sink, &consumer, state).await?;
+                    flush(&connector, &sink, &consumer, &dlq, state).await?;
                 }
             }
         }
@@ -261,6 +265,7 @@ async fn flush(
     connector: &Connector,
     sink: &SinkConfig,
     consumer: &StreamConsumer<SinkContext>,
+    dlq: &DeadLetters,
     state: &mut TopicState,
 ) -> Result<(), SinkError> {
     if state.pending.is_empty() {
@@ -281,6 +286,7 @@ async fn flush(
             state.target = Some(TableTarget::open(&location).await?);
         }
     }
+    refuse_incompatible(dlq, state).await?;
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -328,7 +334,58 @@ async fn flush(
                 }
             }
         }
+        let due = state
+            .last_vacuum
+            .get_or_insert_with(Instant::now)
+            .elapsed()
+            >= sink.vacuum_interval;
+        if due {
+            state.last_vacuum = Some(Instant::now());
+            match t.vacuum(sink.vacuum_retention).await {
+                Ok(n) => tracing::info!(table = %state.table_label, files_deleted = n, retention = ?sink.vacuum_retention, "vacuumed"),
+                Err(e) => tracing::warn!(table = %state.table_label, error = %e, "vacuum failed; retried at the next interval"),
+            }
+            t.reload().await?;
+        }
     }
+    Ok(())
+}
+
+/// Records whose schema the table cannot take (a column's type changed)
+/// go to the dead-letter topic; the rest of the batch is applied.
+async fn refuse_incompatible(dlq: &DeadLetters, state: &mut TopicState) -> Result<(), SinkError> {
+    let Some(target) = state.target.as_ref() else {
+        return Ok(());
+    };
+    let mut refused: HashMap<u32, String> = HashMap::new();
+    let mut checked = std::collections::HashSet::new();
+    for p in &state.pending {
+        let Some(r) = &p.record else { continue };
+        if !checked.insert(r.schema.id) {
+            continue;
+        }
+        let cols: Vec<_> = r
+            .schema
+            .columns
+            .iter()
+            .map(|c| (c.name.clone(), c.data_type.clone()))
+            .collect();
+        if let Err(e @ TableError::Incompatible { .. }) = target.evolve(&cols) {
+            refused.insert(r.schema.id, e.to_string());
+        }
+    }
+    if refused.is_empty() {
+        return Ok(());
+    }
+    for p in &mut state.pending {
+        let reason = p.record.as_ref().and_then(|r| refused.get(&r.schema.id));
+        if let Some(reason) = reason {
+            dlq.send(&p.message, "incompatible-schema", reason).await?;
+            // The offset still counts as consumed: it is in the dead-letter topic.
+            p.record = None;
+        }
+    }
+    state.rows = state.pending.iter().filter(|p| p.record.is_some()).count();
     Ok(())
 }
 
