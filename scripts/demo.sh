@@ -17,8 +17,8 @@ admin_sql < scripts/sample/shop.sql
 (
     # Give binlake a moment to store its start position, then change rows.
     sleep 8
-    admin_sql < scripts/sample/changes.sql && log "sample changes applied; see them with: python3 scripts/topic_dump.py shop.shop.customers shop.shop.orders shop.shop.products"
+    admin_sql < scripts/sample/changes.sql && log "sample changes applied; in a few seconds see them with: python3 scripts/delta_dump.py .data/delta/shop/customers (or scripts/topic_dump.py shop.shop.customers)"
 ) &
 
 log "running binlake (Ctrl-C stops it)"
-exec "$BINLAKE_BIN" run connectors/shop.toml --role source
+exec "$BINLAKE_BIN" run connectors/shop.toml --role all
