@@ -404,10 +404,12 @@ async fn apply_once(
     let mut applied_before: HashMap<i32, i64> = HashMap::new();
     for (&partition, &offset) in last {
         let app_id = format!("{}-{}-{}", connector.name, state.topic, partition);
-        if let Some(v) = target.txn_version(&app_id).await? {
+        let before = target.txn_version(&app_id).await?;
+        if let Some(v) = before {
             applied_before.insert(partition, v);
         }
-        txns.push(Transaction::new(app_id, offset));
+        // A replayed partition never moves its recorded offset backwards.
+        txns.push(Transaction::new(app_id, before.map_or(offset, |v| v.max(offset))));
     }
     let fresh: Vec<&SinkRecord> = state
         .pending
