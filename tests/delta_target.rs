@@ -184,3 +184,31 @@ async fn a_commit_with_only_offsets_advances_the_version() {
     t.apply(&key(), &b, &d, vec![Transaction::new("a-t-0", 7)], None).await.unwrap();
     assert_eq!(t.txn_version("a-t-0").await.unwrap(), Some(7));
 }
+
+#[tokio::test]
+async fn checkpoints_keep_deletion_vectors_and_offsets() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t");
+    let loc = path.to_str().unwrap();
+    let mut t = TableTarget::open(loc).await.unwrap();
+    t.create(schema(false)).await.unwrap();
+    let mut model = Model::new();
+    // 105 commits: delta-rs writes a checkpoint at version 100.
+    for i in 0..105i64 {
+        let ch: Vec<(i64, Option<&str>)> = vec![(i, Some("a")), (i / 2, Some("b")), (i / 3, None)];
+        let (b, d) = batch(&schema(false), &ch, None);
+        t.apply(&key(), &b, &d, vec![Transaction::new("a-t-0", i)], None)
+            .await
+            .unwrap();
+        apply_model(&mut model, &ch, None);
+    }
+    let checkpoints = std::fs::read_dir(path.join("_delta_log"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains("checkpoint"))
+        .count();
+    assert!(checkpoints > 0, "no checkpoint written");
+    assert_eq!(read_with_python(&path), expected(&model));
+    let t2 = TableTarget::open(loc).await.unwrap();
+    assert_eq!(t2.txn_version("a-t-0").await.unwrap(), Some(104));
+    assert_eq!(t2.live_rows() as usize, model.len());
+}
