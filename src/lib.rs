@@ -20,4 +20,5 @@ pub mod logging;
 pub mod metrics;
 pub mod registry;
 pub mod sink;
+pub mod status;
 pub mod source;

@@ -42,6 +42,13 @@ enum Command {
         offline: bool,
     },
     /// Serve the embedded Confluent-compatible schema registry.
+    /// Positions and lags of a running or stopped pipeline.
+    Status {
+        file: PathBuf,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
     Registry {
         #[arg(long, default_value = "127.0.0.1:8081")]
         listen: SocketAddr,
@@ -88,6 +95,16 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { files, offline } => Ok(check(&files, offline)),
+        Command::Status { file, json } => {
+            let connector = binlake::config::Connector::load(&file)?;
+            let status = binlake::status::status(&connector).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                print!("{}", binlake::status::render(&status));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Registry { listen, data_dir } => {
             binlake::registry::serve(listen, &data_dir, shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)

@@ -111,21 +111,49 @@ pub fn last_orders(
 
 /// Every key's last value in partition 0 of a compacted topic, read to its
 /// end (compaction runs late, so older values are still there). Blocking.
+///
+/// The watermarks are not trusted here: tansu 0.6 reports stale ones for
+/// compacted topics (even (0, 0) for a topic holding records) and serves
+/// the partition's last records again when fetched past its end. So the
+/// read goes on until end of partition, an offset that does not advance,
+/// or a second without records; for each key the value at the highest
+/// offset wins.
 pub fn last_values(
     kafka: &KafkaConfig,
     topic: &str,
 ) -> Result<HashMap<Vec<u8>, Option<Vec<u8>>>, KafkaError> {
     let consumer = reader(kafka)?;
-    let (low, high) = consumer
-        .fetch_watermarks(topic, 0, TIMEOUT)
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, 0, Offset::Beginning)
         .map_err(|e| read_err(topic, e))?;
-    let mut values = HashMap::new();
-    if high > low {
-        read_to(&consumer, topic, 0, Offset::Beginning, high, |msg| {
-            if let Some(key) = msg.key() {
-                values.insert(key.to_vec(), msg.payload().map(<[u8]>::to_vec));
+    consumer.assign(&tpl).map_err(|e| read_err(topic, e))?;
+    let mut values: HashMap<Vec<u8>, (i64, Option<Vec<u8>>)> = HashMap::new();
+    let deadline = Instant::now() + TIMEOUT;
+    let mut last_offset = -1i64;
+    let mut idle_since = Instant::now();
+    loop {
+        if Instant::now() > deadline {
+            return Err(read_err(topic, "timed out reading the partition to its end"));
+        }
+        match consumer.poll(Duration::from_millis(200)) {
+            None => {
+                if idle_since.elapsed() > Duration::from_secs(1) {
+                    break;
+                }
             }
-        })?;
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => break,
+            Some(Err(e)) => return Err(read_err(topic, e)),
+            Some(Ok(msg)) => {
+                if msg.offset() <= last_offset {
+                    break;
+                }
+                last_offset = msg.offset();
+                idle_since = Instant::now();
+                if let Some(key) = msg.key() {
+                    values.insert(key.to_vec(), (msg.offset(), msg.payload().map(<[u8]>::to_vec)));
+                }
+            }
+        }
     }
-    Ok(values)
+    Ok(values.into_iter().map(|(k, (_, v))| (k, v)).collect())
 }

@@ -291,7 +291,7 @@ async fn report_bytes_behind(pool: Pool, mut position: watch::Receiver<Position>
 }
 
 /// Bytes from `at` to the end of the last binlog.
-fn bytes_behind(logs: impl Iterator<Item = (String, u64)>, at: &Position) -> u64 {
+pub fn bytes_behind(logs: impl Iterator<Item = (String, u64)>, at: &Position) -> u64 {
     logs.map(
         |(file, size)| match compare_file_pos((&file, 0), (&at.file, 0)) {
             std::cmp::Ordering::Less => 0,
