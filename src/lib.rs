@@ -21,4 +21,5 @@ pub mod metrics;
 pub mod registry;
 pub mod sink;
 pub mod status;
+pub mod verify;
 pub mod source;

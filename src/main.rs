@@ -49,6 +49,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Compares each MySQL table with its Delta table; exit 1 on any difference.
+    Verify {
+        file: PathBuf,
+        /// Only this table.
+        #[arg(long, value_name = "DB.TABLE")]
+        table: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
     Registry {
         #[arg(long, default_value = "127.0.0.1:8081")]
         listen: SocketAddr,
@@ -95,6 +105,20 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { files, offline } => Ok(check(&files, offline)),
+        Command::Verify { file, table, json } => {
+            let connector = binlake::config::Connector::load(&file)?;
+            let reports = binlake::verify::verify(&connector, table.as_deref()).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&reports)?);
+            } else {
+                print!("{}", binlake::verify::render(&reports));
+            }
+            Ok(if reports.iter().all(binlake::verify::TableReport::is_equal) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
         Command::Status { file, json } => {
             let connector = binlake::config::Connector::load(&file)?;
             let status = binlake::status::status(&connector).await?;

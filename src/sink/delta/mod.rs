@@ -647,19 +647,7 @@ impl TableTarget {
         self.ensure_index(key).await?;
         let mut parts = Vec::new();
         for &i in &chosen {
-            let f = &self.files[i];
-            let builder = ParquetRecordBatchStreamBuilder::new(self.reader(&f.add)).await?;
-            let mut stream = builder.build()?;
-            let mut offset = 0u64;
-            while let Some(batch) = stream.try_next().await? {
-                let n = batch.num_rows() as u64;
-                let keep: BooleanArray = (offset..offset + n)
-                    .map(|r| Some(!f.dv.contains(r)))
-                    .collect();
-                offset += n;
-                let batch = filter_record_batch(&batch, &keep)?;
-                parts.push(conform(&batch, &schema)?);
-            }
+            parts.extend(self.live_rows_of(i, &schema).await?);
         }
         let all = concat_batches(&schema, &parts)?;
         let enc = self.keys.as_ref().expect("index built");
@@ -717,6 +705,37 @@ impl TableTarget {
         }
         self.state = Some(finalized.snapshot());
         Ok(Some(finalized.version() as i64))
+    }
+
+    /// The live rows of file `i` (its deletion vector applied), in `schema`.
+    async fn live_rows_of(&self, i: usize, schema: &SchemaRef) -> Result<Vec<RecordBatch>, TableError> {
+        let f = &self.files[i];
+        let builder = ParquetRecordBatchStreamBuilder::new(self.reader(&f.add)).await?;
+        let mut stream = builder.build()?;
+        let mut offset = 0u64;
+        let mut out = Vec::new();
+        while let Some(batch) = stream.try_next().await? {
+            let n = batch.num_rows() as u64;
+            let keep: BooleanArray = (offset..offset + n)
+                .map(|r| Some(!f.dv.contains(r)))
+                .collect();
+            offset += n;
+            let batch = filter_record_batch(&batch, &keep)?;
+            out.push(conform(&batch, schema)?);
+        }
+        Ok(out)
+    }
+
+    /// Every live row of the table, file by file, in the table's schema.
+    pub async fn scan(&self) -> Result<Vec<RecordBatch>, TableError> {
+        let Some(schema) = self.schema.clone() else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for i in 0..self.files.len() {
+            out.extend(self.live_rows_of(i, &schema).await?);
+        }
+        Ok(out)
     }
 
     /// Deletes files no version younger than `retention` needs.
