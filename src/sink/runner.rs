@@ -117,8 +117,11 @@ pub async fn run(connector: Arc<Connector>, mut shutdown: watch::Receiver<bool>)
     // Static membership (KIP-345): a sink restarted under the same instance
     // id takes its partitions back at once instead of waiting for the dead
     // member's session to expire. Two sinks on one host need different ids.
+    // An empty BINLAKE_SINK_INSTANCE turns static membership off.
     let instance = std::env::var("BINLAKE_SINK_INSTANCE").unwrap_or_else(|_| default_instance(&name));
-    cfg.set("group.instance.id", instance.as_str());
+    if !instance.is_empty() {
+        cfg.set("group.instance.id", instance.as_str());
+    }
     let consumer: StreamConsumer<SinkContext> = cfg
         .create_with_context(SinkContext {
             revoked: Mutex::new(Vec::new()),

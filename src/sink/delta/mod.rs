@@ -613,11 +613,12 @@ impl TableTarget {
         })
     }
 
-    /// Whether [`compact`](Self::compact) has work: several small files, or
-    /// a file with more than a third of its rows deleted.
+    /// Whether [`compact`](Self::compact) has work: eight small files, or a
+    /// large file with more than a third of its rows deleted. (Small files
+    /// wait for the first rule, so small tables are not rewritten per batch.)
     pub fn needs_compaction(&self) -> bool {
         let small = self.files.iter().filter(|f| f.rows < SMALL_FILE_ROWS).count();
-        small >= 8 || self.files.iter().any(|f| f.dv.len() * 3 > f.rows)
+        small >= 8 || self.files.iter().any(mostly_deleted)
     }
 
     /// Rewrites small and mostly-deleted files into files of
@@ -634,7 +635,7 @@ impl TableTarget {
             .filter(|&i| self.files[i].rows < SMALL_FILE_ROWS)
             .collect();
         let mut chosen: Vec<usize> = (0..self.files.len())
-            .filter(|&i| self.files[i].dv.len() * 3 > self.files[i].rows)
+            .filter(|&i| mostly_deleted(&self.files[i]))
             .collect();
         if small.len() >= 8 {
             chosen.extend(small);
@@ -760,6 +761,10 @@ impl TableTarget {
         self.table = table;
         Ok(metrics.files_deleted.len())
     }
+}
+
+fn mostly_deleted(f: &LiveFile) -> bool {
+    f.rows >= SMALL_FILE_ROWS && f.dv.len() * 3 > f.rows
 }
 
 fn files_now() -> i64 {
