@@ -118,7 +118,7 @@ async fn main() -> Result<()> {
     // 1. Load.
     let path = dir.path().join("upsert");
     let mut t = TableTarget::open(path.to_str().context("path")?).await?;
-    t.create(schema()).await?;
+    t.create(schema(), true).await?;
     let started = Instant::now();
     let mut offset = 0i64;
     let mut loaded = 0usize;

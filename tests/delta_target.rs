@@ -55,17 +55,28 @@ fn apply_model(m: &mut Model, changes: &[(i64, Option<&str>)], note: Option<&str
     }
 }
 
-/// The table as read by Python `deltalake`: `id|name|note` lines sorted by id.
+/// The table as read by Python `deltalake`: `id|name|note` lines sorted by
+/// id. `scan()` applies deletion vectors; `to_pyarrow_table()` (pyarrow
+/// datasets, what polars and older tools use) refuses tables that have them.
 fn read_with_python(path: &std::path::Path) -> Vec<String> {
-    let script = r#"
+    python_rows(path, "pa.table(DeltaTable(sys.argv[1]).scan().read_all())")
+}
+
+fn read_with_pyarrow_dataset(path: &std::path::Path) -> Vec<String> {
+    python_rows(path, "DeltaTable(sys.argv[1]).to_pyarrow_table()")
+}
+
+fn python_rows(path: &std::path::Path, read: &str) -> Vec<String> {
+    let script = format!(
+        r#"
 import sys
-from deltalake import DeltaTable
-# scan() applies deletion vectors (to_pyarrow_table refuses such tables).
 import pyarrow as pa
-t = pa.table(DeltaTable(sys.argv[1]).scan().read_all()).to_pylist()
+from deltalake import DeltaTable
+t = {read}.to_pylist()
 for r in sorted(t, key=lambda r: r["id"]):
-    print(f'{r["id"]}|{r["name"]}|{r.get("note")}')
-"#;
+    print(f'{{r["id"]}}|{{r["name"]}}|{{r.get("note")}}')
+"#
+    );
     let out = Command::new("python3")
         .arg("-c")
         .arg(script)
@@ -97,12 +108,31 @@ fn key() -> Vec<String> {
 
 #[tokio::test]
 async fn upserts_deletes_widening_compaction_and_reopen() {
+    scenario(true).await;
+}
+
+/// The same without deletion vectors: touched files are rewritten, and
+/// readers without deletion-vector support read the table.
+#[tokio::test]
+async fn the_same_by_rewriting_files() {
+    scenario(false).await;
+}
+
+async fn scenario(dv: bool) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t");
     let loc = path.to_str().unwrap();
     let mut t = TableTarget::open(loc).await.unwrap();
     assert!(!t.exists());
-    t.create(schema(false)).await.unwrap();
+    t.create(schema(false), dv).await.unwrap();
+    assert_eq!(t.uses_deletion_vectors(), dv);
+    let read_with_python = |p: &std::path::Path| {
+        if dv {
+            read_with_python(p)
+        } else {
+            read_with_pyarrow_dataset(p)
+        }
+    };
     let mut model = Model::new();
     let app = "shop-shop.db.t-0";
 
@@ -179,7 +209,7 @@ async fn a_commit_with_only_offsets_advances_the_version() {
     let dir = tempfile::tempdir().unwrap();
     let loc = dir.path().join("t");
     let mut t = TableTarget::open(loc.to_str().unwrap()).await.unwrap();
-    t.create(schema(false)).await.unwrap();
+    t.create(schema(false), true).await.unwrap();
     let (b, d) = batch(&schema(false), &[], None);
     t.apply(&key(), &b, &d, vec![Transaction::new("a-t-0", 7)], None).await.unwrap();
     assert_eq!(t.txn_version("a-t-0").await.unwrap(), Some(7));
@@ -191,7 +221,7 @@ async fn checkpoints_keep_deletion_vectors_and_offsets() {
     let path = dir.path().join("t");
     let loc = path.to_str().unwrap();
     let mut t = TableTarget::open(loc).await.unwrap();
-    t.create(schema(false)).await.unwrap();
+    t.create(schema(false), true).await.unwrap();
     let mut model = Model::new();
     // 105 commits: delta-rs writes a checkpoint at version 100.
     for i in 0..105i64 {

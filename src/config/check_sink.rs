@@ -81,5 +81,6 @@ pub fn sink(raw: &RawSink, ck: &mut Checker) -> Option<SinkConfig> {
         deletes: deletes?,
         vacuum_retention: vacuum_retention?,
         vacuum_interval: vacuum_interval?,
+        deletion_vectors: raw.deletion_vectors.as_ref().is_none_or(|v| *v.get_ref()),
     })
 }

@@ -177,6 +177,9 @@ pub struct SinkConfig {
     pub vacuum_retention: Duration,
     /// How often each table is vacuumed (default 1 h).
     pub vacuum_interval: Duration,
+    /// New tables mark replaced rows in deletion vectors (default) instead
+    /// of rewriting the files that hold them.
+    pub deletion_vectors: bool,
 }
 
 impl SinkConfig {
@@ -232,6 +235,7 @@ mod tests {
             max_batch_rows: 1,
             vacuum_retention: Duration::from_secs(3600),
             vacuum_interval: Duration::from_secs(0),
+            deletion_vectors: true,
             deletes: DeleteMode::Hard,
         }
     }

@@ -73,6 +73,7 @@ pub struct RawSink {
     pub deletes: Option<Str>,
     pub vacuum_retention: Option<Str>,
     pub vacuum_interval: Option<Str>,
+    pub deletion_vectors: Option<Spanned<bool>>,
 }
 
 /// `[metrics]`.

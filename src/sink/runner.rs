@@ -436,7 +436,7 @@ async fn apply_once(
             return Ok(());
         };
         target
-            .create(rows::table_schema(&r.schema.columns, soft))
+            .create(rows::table_schema(&r.schema.columns, soft), sink.deletion_vectors)
             .await?;
     }
     if let Some(r) = fresh.first() {

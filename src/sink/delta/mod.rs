@@ -275,6 +275,16 @@ impl TableTarget {
             .with_file_size(add.size as u64)
     }
 
+    /// Whether the table marks replaced rows in deletion vectors (its
+    /// protocol has the feature) or rewrites the files holding them.
+    pub fn uses_deletion_vectors(&self) -> bool {
+        self.state.as_ref().is_some_and(|s| {
+            s.protocol()
+                .reader_features()
+                .is_some_and(|f| f.iter().any(|x| x.to_string() == "deletionVectors"))
+        })
+    }
+
     pub fn exists(&self) -> bool {
         self.state.is_some()
     }
@@ -316,22 +326,33 @@ impl TableTarget {
         }
     }
 
-    /// Creates the table with `schema` (protocol 3/7 with deletion vectors
-    /// and timestamp_ntz, which every current Delta reader supports).
-    pub async fn create(&mut self, schema: SchemaRef) -> Result<(), TableError> {
+    /// Creates the table with `schema`: protocol 3/7 with timestamp_ntz and,
+    /// when `deletion_vectors`, deletion vectors (readers that lack them,
+    /// such as pyarrow datasets, need `false`).
+    pub async fn create(&mut self, schema: SchemaRef, deletion_vectors: bool) -> Result<(), TableError> {
         let delta_schema = StructType::try_from_arrow(schema.as_ref())
             .map_err(|e| TableError::delta(&self.uri, DeltaTableError::Arrow { source: e }))?;
+        let features: &[&str] = if deletion_vectors {
+            &["deletionVectors", "timestampNtz"]
+        } else {
+            &["timestampNtz"]
+        };
         let protocol: deltalake::kernel::Protocol = serde_json::from_value(serde_json::json!({
             "minReaderVersion": 3,
             "minWriterVersion": 7,
-            "readerFeatures": ["deletionVectors", "timestampNtz"],
-            "writerFeatures": ["deletionVectors", "timestampNtz"],
+            "readerFeatures": features,
+            "writerFeatures": features,
         }))
         .map_err(|e| TableError::delta(&self.uri, DeltaTableError::Generic(e.to_string())))?;
+        let config: &[(&str, &str)] = if deletion_vectors {
+            &[("delta.enableDeletionVectors", "true")]
+        } else {
+            &[]
+        };
         let metadata = deltalake::kernel::new_metadata(
             &delta_schema,
             Vec::<String>::new(),
-            [("delta.enableDeletionVectors", "true")],
+            config.iter().copied(),
         )
         .map_err(|e| TableError::delta(&self.uri, e.into()))?;
         let op = DeltaOperation::Create {
@@ -520,9 +541,35 @@ impl TableTarget {
             new_file = Some((add, batch));
         }
 
+        // Without deletion vectors, every touched file is rewritten without
+        // the rows the batch replaces or deletes.
+        let use_dv = self.uses_deletion_vectors();
+        let mut rewrites: Vec<(usize, Option<(Add, RecordBatch)>)> = Vec::new();
+        if !use_dv {
+            let schema = self.schema.clone().expect("table has a schema");
+            for (fi, m) in &marks {
+                let parts = self.rows_without(*fi, m, &schema).await?;
+                let rest = concat_batches(&schema, &parts)?;
+                actions.push(Action::Remove(remove_of(&self.files[*fi].add, true, now)));
+                if rest.num_rows() == 0 {
+                    rewrites.push((*fi, None));
+                    continue;
+                }
+                let bytes = files::parquet_bytes(&rest)?;
+                let name = files::new_file_name();
+                self.table
+                    .object_store()
+                    .put(&Path::from(name.as_str()), bytes.clone().into())
+                    .await?;
+                let add = files::add_action(name, bytes.len(), &rest, true);
+                actions.push(Action::Add(add.clone()));
+                rewrites.push((*fi, Some((add, rest))));
+            }
+        }
+
         // New deletion vectors: one file for every file touched.
         let mut merged: Vec<(usize, RoaringTreemap)> = Vec::new();
-        for (fi, m) in &marks {
+        for (fi, m) in marks.iter().filter(|_| use_dv) {
             let mut dv = self.files[*fi].dv.clone();
             dv |= m;
             merged.push((*fi, dv));
@@ -589,6 +636,22 @@ impl TableTarget {
                 None => {
                     self.files[*fi].rows = 0;
                 }
+            }
+        }
+        for (fi, new) in rewrites {
+            match new {
+                Some((add, batch)) => {
+                    let enc = self.keys.as_ref().expect("index built");
+                    let mut keys = FileKeys::default();
+                    keys.append(&enc.encode(&batch)?, 0);
+                    self.files[fi] = LiveFile {
+                        add,
+                        rows: batch.num_rows() as u64,
+                        dv: RoaringTreemap::new(),
+                        keys: Some(keys),
+                    };
+                }
+                None => self.files[fi].rows = 0,
             }
         }
         self.files.retain(|f| f.rows > 0);
@@ -710,6 +773,16 @@ impl TableTarget {
 
     /// The live rows of file `i` (its deletion vector applied), in `schema`.
     async fn live_rows_of(&self, i: usize, schema: &SchemaRef) -> Result<Vec<RecordBatch>, TableError> {
+        self.rows_without(i, &RoaringTreemap::new(), schema).await
+    }
+
+    /// The live rows of file `i` but those at positions in `drop`.
+    async fn rows_without(
+        &self,
+        i: usize,
+        drop: &RoaringTreemap,
+        schema: &SchemaRef,
+    ) -> Result<Vec<RecordBatch>, TableError> {
         let f = &self.files[i];
         let builder = ParquetRecordBatchStreamBuilder::new(self.reader(&f.add)).await?;
         let mut stream = builder.build()?;
@@ -718,7 +791,7 @@ impl TableTarget {
         while let Some(batch) = stream.try_next().await? {
             let n = batch.num_rows() as u64;
             let keep: BooleanArray = (offset..offset + n)
-                .map(|r| Some(!f.dv.contains(r)))
+                .map(|r| Some(!f.dv.contains(r) && !drop.contains(r)))
                 .collect();
             offset += n;
             let batch = filter_record_batch(&batch, &keep)?;
