@@ -18,6 +18,7 @@ pub mod event;
 pub mod kafka;
 pub mod logging;
 pub mod metrics;
+pub mod preflight;
 pub mod registry;
 pub mod sink;
 pub mod status;

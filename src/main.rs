@@ -104,7 +104,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             run(connector, role).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check { files, offline } => Ok(check(&files, offline)),
+        Command::Check { files, offline } => Ok(check(&files, offline).await),
         Command::Verify { file, table, json } => {
             let connector = binlake::config::Connector::load(&file)?;
             let reports = binlake::verify::verify(&connector, table.as_deref()).await?;
@@ -185,16 +185,30 @@ async fn run(
     Ok(())
 }
 
-fn check(files: &[PathBuf], offline: bool) -> ExitCode {
+async fn check(files: &[PathBuf], offline: bool) -> ExitCode {
     let mut failed = false;
     for file in files {
         let result = if offline {
-            binlake::config::Connector::load_offline(file).map(|_| ())
+            binlake::config::Connector::load_offline(file)
         } else {
-            binlake::config::Connector::load(file).map(|_| ())
+            binlake::config::Connector::load(file)
         };
         match result {
-            Ok(()) => println!("ok: {}", file.display()),
+            Ok(connector) => {
+                let problems = if offline {
+                    Vec::new()
+                } else {
+                    binlake::preflight::check(&connector).await
+                };
+                if problems.is_empty() {
+                    println!("ok: {}", file.display());
+                } else {
+                    failed = true;
+                    for p in problems {
+                        println!("{}: {p}", file.display());
+                    }
+                }
+            }
             Err(e) => {
                 failed = true;
                 for line in e.lines() {
@@ -210,7 +224,6 @@ fn check(files: &[PathBuf], offline: bool) -> ExitCode {
     }
 }
 
-/// Resolves on SIGINT or SIGTERM.
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;

@@ -1,0 +1,238 @@
+//! `binlake check` without `--offline`: the connector file against the live
+//! systems. Every problem is one line that names the fix.
+
+use std::time::Duration;
+
+use mysql_async::prelude::Queryable;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+
+use crate::config::Connector;
+use crate::kafka::{client_config, ClientKind};
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The problems found; empty when everything is ready.
+pub async fn check(connector: &Connector) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut selected: Vec<(String, String)> = Vec::new();
+    if let Some(source) = &connector.source {
+        match tokio::time::timeout(TIMEOUT * 3, mysql(connector, &mut selected)).await {
+            Ok(p) => problems.extend(p),
+            Err(_) => problems.push(format!(
+                "MySQL at {}:{}: no answer within 30 s; check [source].url and the network",
+                source.url.host, source.url.port
+            )),
+        }
+    }
+    problems.extend(kafka(connector).await);
+    problems.extend(registry(connector).await);
+    if let Some(sink) = &connector.sink {
+        let tables: Vec<(String, String)> = if selected.is_empty() {
+            vec![("db".into(), "table".into())]
+        } else {
+            selected
+        };
+        for (db, table) in tables {
+            let location = sink.table_uri_for(&db, &table);
+            if let Some(p) = delta_location(&location) {
+                problems.push(p);
+                break;
+            }
+        }
+    }
+    problems
+}
+
+async fn mysql(connector: &Connector, selected: &mut Vec<(String, String)>) -> Vec<String> {
+    let Some(source) = &connector.source else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let opts = match crate::source::runner::mysql_opts(source) {
+        Ok(o) => o,
+        Err(e) => return vec![format!("[source]: {e}")],
+    };
+    let pool = mysql_async::Pool::new(opts);
+    let result = async {
+        let mut conn = match pool.get_conn().await {
+            Ok(c) => c,
+            Err(e) => {
+                out.push(format!(
+                    "MySQL at {}:{} as {}: cannot connect ({e}); check [source].url, the password variable and that the server is up",
+                    source.url.host, source.url.port, source.url.user
+                ));
+                return;
+            }
+        };
+        if let Err(e) = crate::source::runner::check_server(&pool).await {
+            match e {
+                crate::source::SourceError::ServerConfig(list) => {
+                    out.extend(list.split("; ").map(|p| format!("MySQL setting {}", server_fix(p))));
+                }
+                other => out.push(format!("MySQL: {other}")),
+            }
+        }
+        match conn.query::<String, _>("SHOW GRANTS").await {
+            Ok(grants) => {
+                let all = grants.join(" ").to_ascii_uppercase();
+                let has = |p: &str| all.contains("ALL PRIVILEGES") || all.contains(p);
+                for (p, why) in [
+                    ("REPLICATION SLAVE", "to read the binlog"),
+                    ("REPLICATION CLIENT", "to read binlog positions"),
+                    ("SELECT", "to read table definitions (and snapshots)"),
+                ] {
+                    // MariaDB 10.5+ may show REPLICATION SLAVE as BINLOG REPLAY / SLAVE MONITOR.
+                    let alt = match p {
+                        "REPLICATION SLAVE" => has("BINLOG REPLAY") || has("REPLICATION REPLICA"),
+                        "REPLICATION CLIENT" => has("BINLOG MONITOR") || has("SLAVE MONITOR"),
+                        _ => false,
+                    };
+                    if !has(p) && !alt {
+                        out.push(format!(
+                            "MySQL user lacks {p} ({why}): GRANT {p} ON *.* TO the binlake user"
+                        ));
+                    }
+                }
+            }
+            Err(e) => out.push(format!("MySQL: SHOW GRANTS failed ({e})")),
+        }
+        let tables: Result<Vec<(String, String)>, _> = conn
+            .query(
+                "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES \
+                 WHERE TABLE_TYPE = 'BASE TABLE'",
+            )
+            .await;
+        let tables = match tables {
+            Ok(t) => t,
+            Err(e) => {
+                out.push(format!("MySQL: cannot list tables ({e})"));
+                return;
+            }
+        };
+        *selected = tables
+            .into_iter()
+            .filter(|(d, t)| source.table_selected(d, t))
+            .collect();
+        if selected.is_empty() {
+            out.push(
+                "[source].tables selects no table on this server; check its patterns and exclude_tables"
+                    .into(),
+            );
+        }
+        for (db, table) in selected.iter() {
+            if source.key_columns_for(db, table).is_some() {
+                continue;
+            }
+            let keys: Result<Option<u64>, _> = conn
+                .exec_first(
+                    "SELECT COUNT(*) FROM information_schema.KEY_COLUMN_USAGE \
+                     WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY'",
+                    (db, table),
+                )
+                .await;
+            if let Ok(Some(0)) = keys {
+                out.push(format!(
+                    "table {db}.{table} has no primary key: add one, or set key_columns = {{ \"{db}.{table}\" = [\"col\"] }}, or exclude it"
+                ));
+            }
+        }
+    };
+    result.await;
+    let _ = pool.disconnect().await;
+    out
+}
+
+/// `name=VALUE (set name=WANT)` as a line with the reason.
+fn server_fix(problem: &str) -> String {
+    let why = if problem.starts_with("binlog_row_metadata") {
+        "; without it column names cannot be tracked"
+    } else if problem.starts_with("binlog_format") {
+        "; statement or mixed binlogs carry no row images"
+    } else if problem.starts_with("binlog_row_image") {
+        "; without full images updates and deletes lose columns"
+    } else if problem.starts_with("log_bin=") {
+        "; without the binlog there is nothing to capture"
+    } else {
+        ""
+    };
+    format!("{problem}{why}")
+}
+
+async fn kafka(connector: &Connector) -> Vec<String> {
+    let kafka = connector.kafka.clone();
+    let r = tokio::task::spawn_blocking(move || -> Result<(), String> {
+        let consumer: BaseConsumer = client_config(&kafka, ClientKind::Other, &[])
+            .create()
+            .map_err(|e| e.to_string())?;
+        consumer
+            .fetch_metadata(None, TIMEOUT)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })
+    .await;
+    match r {
+        Ok(Ok(())) => Vec::new(),
+        Ok(Err(e)) => vec![format!(
+            "Kafka at {}: {e}; check [kafka].brokers and [kafka.options]",
+            connector.kafka.bootstrap_servers()
+        )],
+        Err(e) => vec![format!("Kafka: {e}")],
+    }
+}
+
+async fn registry(connector: &Connector) -> Vec<String> {
+    let url = format!("{}/subjects", connector.registry.url);
+    let client = match reqwest::Client::builder().timeout(TIMEOUT).build() {
+        Ok(c) => c,
+        Err(e) => return vec![format!("schema registry: {e}")],
+    };
+    match client.get(&url).send().await {
+        Ok(r) if r.status().is_success() => Vec::new(),
+        Ok(r) => vec![format!(
+            "schema registry at {}: GET /subjects answered {}; check [registry].url",
+            connector.registry.url,
+            r.status()
+        )],
+        Err(e) => vec![format!(
+            "schema registry at {}: {e}; check [registry].url and that it runs",
+            connector.registry.url
+        )],
+    }
+}
+
+/// Whether a Delta location can be written: local directories only in
+/// this build.
+fn delta_location(location: &str) -> Option<String> {
+    let url = match crate::sink::delta::table_url(location) {
+        Ok(u) => u,
+        Err(e) => return Some(format!("[sink].table_uri: {e}")),
+    };
+    if url.scheme() != "file" {
+        return Some(format!(
+            "[sink].table_uri {location}: {}:// is not supported by this build (local paths and file:// are)",
+            url.scheme()
+        ));
+    }
+    let Ok(path) = url.to_file_path() else {
+        return Some(format!("[sink].table_uri {location}: not a local path"));
+    };
+    // The nearest existing ancestor must be a writable directory.
+    let mut dir = path.as_path();
+    while !dir.exists() {
+        match dir.parent() {
+            Some(p) => dir = p,
+            None => break,
+        }
+    }
+    let probe = dir.join(format!(".binlake-check-{}", std::process::id()));
+    match std::fs::write(&probe, b"") {
+        Ok(()) => {
+            let _ = std::fs::remove_file(&probe);
+            None
+        }
+        Err(e) => Some(format!(
+            "[sink].table_uri {location}: cannot write under {} ({e}); fix the path or its permissions",
+            dir.display()
+        )),
+    }
+}

@@ -1,0 +1,75 @@
+"""`binlake check FILE` against the live servers: passes on the test setup,
+and names the fix when the binlog settings are wrong, a table has no key,
+or the broker is unreachable."""
+
+import os
+import subprocess
+
+import pytest
+
+from sink_harness import sink_case  # noqa: F401
+from source_harness import binlake_bin, mysql_connect
+
+
+def check(config):
+    out = subprocess.run(
+        [str(binlake_bin()), "check", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ),
+    )
+    return out.returncode, out.stdout + out.stderr
+
+
+@pytest.fixture
+def global_var():
+    """Sets a global server variable for one test and restores it."""
+    conn = mysql_connect()
+    saved = {}
+
+    def set_var(name, value):
+        with conn.cursor() as c:
+            c.execute(f"SELECT @@GLOBAL.{name}")
+            saved.setdefault(name, c.fetchone()[0])
+            c.execute(f"SET GLOBAL {name} = %s", (value,))
+
+    yield set_var
+    with conn.cursor() as c:
+        for name, value in saved.items():
+            c.execute(f"SET GLOBAL {name} = %s", (value,))
+    conn.close()
+
+
+def test_check_passes_on_the_test_servers(sink_case):
+    sink_case.sql("CREATE TABLE t (id INT PRIMARY KEY)")
+    rc, out = check(sink_case.write_sink_config())
+    assert rc == 0, out
+    assert out.startswith("ok: "), out
+
+
+@pytest.mark.parametrize(
+    "name, value, expect",
+    [
+        ("binlog_format", "STATEMENT", "binlog_format=STATEMENT (set binlog_format=ROW)"),
+        ("binlog_row_metadata", "MINIMAL", "binlog_row_metadata=MINIMAL (set binlog_row_metadata=FULL); without it column names cannot be tracked"),
+        ("binlog_row_image", "MINIMAL", "binlog_row_image=MINIMAL (set binlog_row_image=FULL)"),
+    ],
+)
+def test_check_names_the_fix_for_server_settings(sink_case, global_var, name, value, expect):
+    sink_case.sql("CREATE TABLE t (id INT PRIMARY KEY)")
+    config = sink_case.write_sink_config()
+    global_var(name, value)
+    rc, out = check(config)
+    assert rc == 1, out
+    lines = [l for l in out.splitlines() if expect in l]
+    assert len(lines) == 1, out
+    assert lines[0].startswith(f"{config}: MySQL setting "), out
+
+
+def test_check_finds_a_table_without_key(sink_case):
+    sink_case.sql("CREATE TABLE keyless (a INT, b INT)")
+    rc, out = check(sink_case.write_sink_config())
+    assert rc == 1, out
+    assert f"table {sink_case.db}.keyless has no primary key" in out, out
+    assert "key_columns" in out, out
