@@ -81,6 +81,9 @@ struct TopicState {
     /// The key columns, from the records' key schema.
     key: Vec<String>,
     last_vacuum: Option<Instant>,
+    /// Changes applied and commits since the last summary line.
+    applied: u64,
+    commits: u64,
 }
 
 pub async fn run(connector: Arc<Connector>, mut shutdown: watch::Receiver<bool>) -> Result<(), SinkError> {
@@ -136,6 +139,7 @@ pub async fn run(connector: Arc<Connector>, mut shutdown: watch::Receiver<bool>)
     metrics().set_ready(true);
 
     let mut topics: HashMap<String, TopicState> = HashMap::new();
+    let mut last_summary = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -150,6 +154,10 @@ pub async fn run(connector: Arc<Connector>, mut shutdown: watch::Receiver<bool>)
                 }
             }
             _ = tick.tick() => {
+                if last_summary.elapsed() >= SUMMARY_EVERY {
+                    summarize(&mut topics, last_summary.elapsed());
+                    last_summary = Instant::now();
+                }
                 drop_revoked(&consumer, &mut topics);
                 for state in topics.values_mut() {
                     let due = state.since.is_some_and(|t| t.elapsed() >= sink.flush_interval);
@@ -186,6 +194,8 @@ pub async fn run(connector: Arc<Connector>, mut shutdown: watch::Receiver<bool>)
                     table_label: topic.clone(),
                     key: Vec::new(),
                     last_vacuum: None,
+                    applied: 0,
+                    commits: 0,
                 });
                 state.since.get_or_insert_with(Instant::now);
                 if record.is_some() {
@@ -207,6 +217,36 @@ fn default_instance(name: &str) -> String {
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "local".into());
     format!("{name}-sink-{host}")
+}
+
+/// How often the sink logs what it applied and how far behind it is.
+const SUMMARY_EVERY: Duration = Duration::from_secs(30);
+
+fn summarize(topics: &mut HashMap<String, TopicState>, over: Duration) {
+    let applied: u64 = topics.values().map(|t| t.applied).sum();
+    let commits: u64 = topics.values().map(|t| t.commits).sum();
+    let pending: usize = topics.values().map(|t| t.rows).sum();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let oldest_newest = topics
+        .values()
+        .filter_map(|t| t.newest_ts_ms)
+        .min()
+        .map(|ts| (now - ts).max(0) as f64 / 1000.0);
+    tracing::info!(
+        changes_per_s = (applied as f64 / over.as_secs_f64()).round(),
+        commits,
+        pending,
+        tables = topics.len(),
+        end_to_end_lag_s = oldest_newest,
+        "sink summary"
+    );
+    for t in topics.values_mut() {
+        t.applied = 0;
+        t.commits = 0;
+    }
 }
 
 async fn decode_retrying(
@@ -484,6 +524,8 @@ async fn apply_once(
             .with_label_values(&[state.table_label.as_str(), r.op.code()])
             .inc();
     }
+    state.applied += fresh.len() as u64;
+    state.commits += 1;
     if let Some(ts) = fresh.iter().map(|r| r.ts_ms).max() {
         state.newest_ts_ms = Some(state.newest_ts_ms.map_or(ts, |t| t.max(ts)));
     }
