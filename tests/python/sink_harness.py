@@ -27,6 +27,7 @@ values SPEC's type table implies, so they can be compared row by row:
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import decimal
 import json
@@ -250,6 +251,29 @@ def delta_log_txns(path: pathlib.Path) -> list[tuple[int, str, int]]:
             if txn is not None:
                 out.append((version, txn["appId"], int(txn["version"])))
     return out
+
+
+def check_txn_versions_rise(path):
+    """Per appId, each commit's txn version is above every earlier one: a
+    batch replayed after a crash was skipped, not committed again."""
+    seen = {}
+    bad = []
+    for commit, app, version in delta_log_txns(path):
+        prev = seen.get(app)
+        if prev is not None and version <= prev[1]:
+            bad.append(f"{app}: commit {commit} has txn version {version}, commit {prev[0]} already had {prev[1]}")
+        seen[app] = (commit, version)
+    assert not bad, "Delta txn versions must rise per app id (a replay was applied again):\n" + "\n".join(bad)
+    return {app: v for app, (_, v) in seen.items()}
+
+
+def check_no_duplicate_keys(path, key="id"):
+    raw = delta_raw_rows(path)
+    assert raw is not None, f"no Delta table at {path}"
+    counts = collections.Counter(r[key] for r in raw)
+    dup = sorted((k, n) for k, n in counts.items() if n > 1)
+    assert not dup, f"keys with more than one Delta row: {dup[:20]}"
+    return raw
 
 
 # ---------------------------------------------------------------- MySQL side

@@ -5,8 +5,8 @@ import signal
 import threading
 import time
 
-from sink_harness import sink_case  # noqa: F401
-from test_sink_e2e import WAIT, check_no_duplicate_keys
+from sink_harness import check_no_duplicate_keys, sink_case  # noqa: F401
+from test_sink_e2e import WAIT
 
 
 def test_sigterm_under_load_loses_nothing(sink_case):

@@ -14,7 +14,6 @@ The whole module is skipped while binlake says its sink is "not part of
 this build".
 """
 
-import collections
 import datetime as dt
 import decimal
 import json
@@ -26,6 +25,8 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from sink_harness import (  # noqa: F401
+    check_no_duplicate_keys,
+    check_txn_versions_rise,
     FAILPOINT_AFTER_DELTA_COMMIT,
     FAILPOINT_ENV,
     META_COLUMNS,
@@ -62,29 +63,6 @@ def last_gtid(conn_or_case):
 
 def strip_meta(row):
     return {k: v for k, v in row.items() if k not in META_COLUMNS}
-
-
-def check_txn_versions_rise(path):
-    """Per appId, each commit's txn version is above every earlier one: a
-    batch replayed after a crash was skipped, not committed again."""
-    seen = {}
-    bad = []
-    for commit, app, version in delta_log_txns(path):
-        prev = seen.get(app)
-        if prev is not None and version <= prev[1]:
-            bad.append(f"{app}: commit {commit} has txn version {version}, commit {prev[0]} already had {prev[1]}")
-        seen[app] = (commit, version)
-    assert not bad, "Delta txn versions must rise per app id (a replay was applied again):\n" + "\n".join(bad)
-    return {app: v for app, (_, v) in seen.items()}
-
-
-def check_no_duplicate_keys(path, key="id"):
-    raw = delta_raw_rows(path)
-    assert raw is not None, f"no Delta table at {path}"
-    counts = collections.Counter(r[key] for r in raw)
-    dup = sorted((k, n) for k, n in counts.items() if n > 1)
-    assert not dup, f"keys with more than one Delta row: {dup[:20]}"
-    return raw
 
 
 def check_metadata(rows, now_ms=None):

@@ -30,6 +30,8 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from sink_harness import (  # noqa: F401
+    check_no_duplicate_keys,
+    check_txn_versions_rise,
     delta_log_txns,
     delta_raw_rows,
     delta_table,
@@ -148,28 +150,6 @@ def check_dead_letter(rec, reason, topic, partition, offset, key, value):
     assert header_text(rec, "binlake.error.message"), (where, "empty binlake.error.message", rec.headers)
     assert rec.key_bytes == key, (where, rec.key_bytes, key)
     assert rec.value_bytes == value, (where, rec.value_bytes, value)
-
-
-def check_txn_versions_rise(path):
-    """Per appId, each commit's txn version is above every earlier one."""
-    seen = {}
-    bad = []
-    for commit, app, version in delta_log_txns(path):
-        prev = seen.get(app)
-        if prev is not None and version <= prev[1]:
-            bad.append(f"{app}: commit {commit} has txn version {version}, commit {prev[0]} already had {prev[1]}")
-        seen[app] = (commit, version)
-    assert not bad, "Delta txn versions must rise per app id (a replay was applied again):\n" + "\n".join(bad)
-    return {app: v for app, (_, v) in seen.items()}
-
-
-def check_no_duplicate_keys(path, key="id"):
-    raw = delta_raw_rows(path)
-    assert raw is not None, f"no Delta table at {path}"
-    counts = collections.Counter(r[key] for r in raw)
-    dup = sorted((k, n) for k, n in counts.items() if n > 1)
-    assert not dup, f"keys with more than one Delta row: {dup[:20]}"
-    return raw
 
 
 # ---------------------------------------------------------------- 1. poison records
