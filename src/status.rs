@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::config::Connector;
 use crate::kafka::admin::Admin;
 use crate::kafka::offsets::PositionStore;
+use crate::kafka::writer::now_ms;
 use crate::kafka::{client_config, ClientKind};
 use crate::sink::delta::TableTarget;
 
@@ -67,13 +68,6 @@ pub struct TableStatus {
     pub files: usize,
     pub live_rows: u64,
     pub error: Option<String>,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 pub async fn status(connector: &Connector) -> anyhow::Result<Status> {

@@ -22,6 +22,7 @@ use crate::avro::RegistryClient;
 use crate::config::{Connector, DeleteMode, SinkConfig};
 use crate::kafka::admin::{Admin, TopicSpec};
 use crate::kafka::{client_config, ClientKind};
+use crate::kafka::writer::now_ms;
 use crate::metrics::metrics;
 
 /// Set to `sink_after_delta_commit` to abort right after a Delta commit and
@@ -226,10 +227,7 @@ fn summarize(topics: &mut HashMap<String, TopicState>, over: Duration) {
     let applied: u64 = topics.values().map(|t| t.applied).sum();
     let commits: u64 = topics.values().map(|t| t.commits).sum();
     let pending: usize = topics.values().map(|t| t.rows).sum();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
+    let now = now_ms();
     let oldest_newest = topics
         .values()
         .filter_map(|t| t.newest_ts_ms)
@@ -290,10 +288,7 @@ fn drop_revoked(consumer: &StreamConsumer<SinkContext>, topics: &mut HashMap<Str
 
 fn update_end_to_end(state: &TopicState) {
     if let Some(ts) = state.newest_ts_ms {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(ts);
+        let now = now_ms();
         metrics()
             .end_to_end_lag_seconds
             .with_label_values(&[state.table_label.as_str()])

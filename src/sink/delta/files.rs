@@ -38,7 +38,7 @@ pub fn add_action(path: String, size: usize, batch: &RecordBatch, data_change: b
         path,
         partition_values: HashMap::new(),
         size: size as i64,
-        modification_time: chrono_now_ms(),
+        modification_time: crate::kafka::writer::now_ms(),
         data_change,
         stats: Some(stats_json(batch).to_string()),
         tags: None,
@@ -47,13 +47,6 @@ pub fn add_action(path: String, size: usize, batch: &RecordBatch, data_change: b
         default_row_commit_version: None,
         clustering_provider: None,
     }
-}
-
-fn chrono_now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// `numRecords`, `nullCount` for every column, and min/max for integer,
