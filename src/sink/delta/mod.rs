@@ -15,6 +15,9 @@
 pub mod dv;
 pub mod files;
 pub mod keys;
+mod upkeep;
+
+pub use upkeep::{SMALL_FILE_ROWS, TARGET_FILE_ROWS};
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -40,6 +43,7 @@ use thiserror::Error;
 use url::Url;
 
 use self::dv::{DvError, DvFile};
+use crate::kafka::writer::now_ms;
 use self::keys::{FileKeys, KeyEncoder};
 
 #[derive(Debug, Error)]
@@ -101,6 +105,19 @@ struct LiveFile {
 }
 
 impl LiveFile {
+    /// A file binlake has just written from `batch`: nothing deleted, its
+    /// keys indexed from the batch rather than read back.
+    fn written(add: Add, batch: &RecordBatch, enc: &KeyEncoder) -> Result<Self, ArrowError> {
+        let mut keys = FileKeys::default();
+        keys.append(&enc.encode(batch)?, 0);
+        Ok(LiveFile {
+            add,
+            rows: batch.num_rows() as u64,
+            dv: RoaringTreemap::new(),
+            keys: Some(keys),
+        })
+    }
+
     fn live_rows(&self) -> u64 {
         self.rows.saturating_sub(self.dv.len())
     }
@@ -125,11 +142,6 @@ pub struct TableTarget {
     files: Vec<LiveFile>,
     keys: Option<KeyEncoder>,
 }
-
-/// Files with fewer rows than this are merged by [`TableTarget::compact`].
-pub const SMALL_FILE_ROWS: u64 = 256 * 1024;
-/// Rows per file written by compaction.
-pub const TARGET_FILE_ROWS: usize = 1024 * 1024;
 
 pub fn table_url(location: &str) -> Result<Url, TableError> {
     let bad = || TableError::Location(location.to_owned());
@@ -439,6 +451,18 @@ impl TableTarget {
         Ok(())
     }
 
+    /// Writes `batch` as a new data file and returns its `add` action.
+    async fn write_data_file(&self, batch: &RecordBatch, data_change: bool) -> Result<Add, TableError> {
+        let bytes = files::parquet_bytes(batch)?;
+        let size = bytes.len();
+        let name = files::new_file_name();
+        self.table
+            .object_store()
+            .put(&Path::from(name.as_str()), bytes.into())
+            .await?;
+        Ok(files::add_action(name, size, batch, data_change))
+    }
+
     async fn read_keys(&self, add: &Add) -> Result<FileKeys, TableError> {
         let enc = self.keys.as_ref().expect("key encoder set before reading keys");
         let builder = ParquetRecordBatchStreamBuilder::new(self.reader(add)).await?;
@@ -514,7 +538,7 @@ impl TableTarget {
             .collect();
         let deleted = last.len() - upserts.len();
         let mut actions: Vec<Action> = Vec::new();
-        let now = files_now();
+        let now = now_ms();
 
         if let Some(s) = &new_schema {
             let delta_schema = StructType::try_from_arrow(s.as_ref())
@@ -530,13 +554,7 @@ impl TableTarget {
         let mut new_file = None;
         if !upserts.is_empty() {
             let batch = take_record_batch(images, &UInt32Array::from(upserts))?;
-            let bytes = files::parquet_bytes(&batch)?;
-            let name = files::new_file_name();
-            self.table
-                .object_store()
-                .put(&Path::from(name.as_str()), bytes.clone().into())
-                .await?;
-            let add = files::add_action(name, bytes.len(), &batch, true);
+            let add = self.write_data_file(&batch, true).await?;
             actions.push(Action::Add(add.clone()));
             new_file = Some((add, batch));
         }
@@ -555,13 +573,7 @@ impl TableTarget {
                     rewrites.push((*fi, None));
                     continue;
                 }
-                let bytes = files::parquet_bytes(&rest)?;
-                let name = files::new_file_name();
-                self.table
-                    .object_store()
-                    .put(&Path::from(name.as_str()), bytes.clone().into())
-                    .await?;
-                let add = files::add_action(name, bytes.len(), &rest, true);
+                let add = self.write_data_file(&rest, true).await?;
                 actions.push(Action::Add(add.clone()));
                 rewrites.push((*fi, Some((add, rest))));
             }
@@ -638,33 +650,16 @@ impl TableTarget {
                 }
             }
         }
+        let enc = self.keys.as_ref().expect("index built");
         for (fi, new) in rewrites {
             match new {
-                Some((add, batch)) => {
-                    let enc = self.keys.as_ref().expect("index built");
-                    let mut keys = FileKeys::default();
-                    keys.append(&enc.encode(&batch)?, 0);
-                    self.files[fi] = LiveFile {
-                        add,
-                        rows: batch.num_rows() as u64,
-                        dv: RoaringTreemap::new(),
-                        keys: Some(keys),
-                    };
-                }
+                Some((add, batch)) => self.files[fi] = LiveFile::written(add, &batch, enc)?,
                 None => self.files[fi].rows = 0,
             }
         }
         self.files.retain(|f| f.rows > 0);
         if let Some((add, batch)) = new_file {
-            let enc = self.keys.as_ref().expect("index built");
-            let mut keys = FileKeys::default();
-            keys.append(&enc.encode(&batch)?, 0);
-            self.files.push(LiveFile {
-                add,
-                rows: batch.num_rows() as u64,
-                dv: RoaringTreemap::new(),
-                keys: Some(keys),
-            });
+            self.files.push(LiveFile::written(add, &batch, enc)?);
         }
         self.state = Some(finalized.snapshot());
         Ok(Applied {
@@ -674,101 +669,6 @@ impl TableTarget {
             replaced,
             files_touched: marks.len(),
         })
-    }
-
-    /// Whether [`compact`](Self::compact) has work: eight small files, or a
-    /// large file with more than a third of its rows deleted. (Small files
-    /// wait for the first rule, so small tables are not rewritten per batch.)
-    pub fn needs_compaction(&self) -> bool {
-        let small = self.files.iter().filter(|f| f.rows < SMALL_FILE_ROWS).count();
-        small >= 8 || self.files.iter().any(mostly_deleted)
-    }
-
-    /// Rewrites small and mostly-deleted files into files of
-    /// [`TARGET_FILE_ROWS`] sorted by key, without changing the data
-    /// (`dataChange: false`).
-    pub async fn compact(&mut self, key: &[String]) -> Result<Option<i64>, TableError> {
-        let Some(state) = self.state.clone() else {
-            return Ok(None);
-        };
-        let Some(schema) = self.schema.clone() else {
-            return Ok(None);
-        };
-        let small: Vec<usize> = (0..self.files.len())
-            .filter(|&i| self.files[i].rows < SMALL_FILE_ROWS)
-            .collect();
-        let mut chosen: Vec<usize> = (0..self.files.len())
-            .filter(|&i| mostly_deleted(&self.files[i]))
-            .collect();
-        if small.len() >= 8 {
-            chosen.extend(small);
-        }
-        chosen.sort_unstable();
-        chosen.dedup();
-        if chosen.is_empty() {
-            return Ok(None);
-        }
-        self.ensure_index(key).await?;
-        let mut parts = Vec::new();
-        for &i in &chosen {
-            parts.extend(self.live_rows_of(i, &schema).await?);
-        }
-        let all = concat_batches(&schema, &parts)?;
-        let enc = self.keys.as_ref().expect("index built");
-        let rows = enc.encode(&all)?;
-        let mut order: Vec<u32> = (0..all.num_rows() as u32).collect();
-        order.sort_unstable_by(|&a, &b| rows.row(a as usize).cmp(&rows.row(b as usize)));
-        let sorted = take_record_batch(&all, &UInt32Array::from(order))?;
-
-        let now = files_now();
-        let mut actions: Vec<Action> = chosen
-            .iter()
-            .map(|&i| Action::Remove(remove_of(&self.files[i].add, false, now)))
-            .collect();
-        let mut written = Vec::new();
-        let mut start = 0;
-        while start < sorted.num_rows() {
-            let len = TARGET_FILE_ROWS.min(sorted.num_rows() - start);
-            let chunk = sorted.slice(start, len);
-            start += len;
-            let bytes = files::parquet_bytes(&chunk)?;
-            let name = files::new_file_name();
-            self.table
-                .object_store()
-                .put(&Path::from(name.as_str()), bytes.clone().into())
-                .await?;
-            let add = files::add_action(name, bytes.len(), &chunk, false);
-            actions.push(Action::Add(add.clone()));
-            written.push((add, chunk));
-        }
-        let op = DeltaOperation::Optimize {
-            predicate: None,
-            target_size: TARGET_FILE_ROWS as i64,
-        };
-        let finalized = CommitBuilder::default()
-            .with_actions(actions)
-            .with_max_retries(0)
-            .build(Some(&state), self.table.log_store(), op)
-            .await
-            .map_err(|e| TableError::delta(&self.uri, e))?;
-        let mut i = 0;
-        self.files.retain(|_| {
-            let keep = chosen.binary_search(&i).is_err();
-            i += 1;
-            keep
-        });
-        for (add, chunk) in written {
-            let mut keys = FileKeys::default();
-            keys.append(&enc.encode(&chunk)?, 0);
-            self.files.push(LiveFile {
-                add,
-                rows: chunk.num_rows() as u64,
-                dv: RoaringTreemap::new(),
-                keys: Some(keys),
-            });
-        }
-        self.state = Some(finalized.snapshot());
-        Ok(Some(finalized.version() as i64))
     }
 
     /// The live rows of file `i` (its deletion vector applied), in `schema`.
@@ -812,39 +712,6 @@ impl TableTarget {
         Ok(out)
     }
 
-    /// Deletes files no version younger than `retention` needs.
-    pub async fn vacuum(&mut self, retention: std::time::Duration) -> Result<usize, TableError> {
-        if self.state.is_none() {
-            return Ok(0);
-        }
-        self.table
-            .update_state()
-            .await
-            .map_err(|e| TableError::delta(&self.uri, e))?;
-        let retention = chrono::Duration::from_std(retention)
-            .unwrap_or_else(|_| chrono::Duration::days(7));
-        let (table, metrics) = self
-            .table
-            .clone()
-            .vacuum()
-            .with_retention_period(retention)
-        .with_enforce_retention_duration(false)
-        .await
-        .map_err(|e| TableError::delta(&self.uri, e))?;
-        self.table = table;
-        Ok(metrics.files_deleted.len())
-    }
-}
-
-fn mostly_deleted(f: &LiveFile) -> bool {
-    f.rows >= SMALL_FILE_ROWS && f.dv.len() * 3 > f.rows
-}
-
-fn files_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 fn remove_of(add: &Add, data_change: bool, now: i64) -> Remove {
