@@ -96,23 +96,13 @@ async fn mysql(connector: &Connector, selected: &mut Vec<(String, String)>) -> V
             }
             Err(e) => out.push(format!("MySQL: SHOW GRANTS failed ({e})")),
         }
-        let tables: Result<Vec<(String, String)>, _> = conn
-            .query(
-                "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES \
-                 WHERE TABLE_TYPE = 'BASE TABLE'",
-            )
-            .await;
-        let tables = match tables {
+        *selected = match crate::source::catalog::selected_tables(&mut conn, source).await {
             Ok(t) => t,
             Err(e) => {
                 out.push(format!("MySQL: cannot list tables ({e})"));
                 return;
             }
         };
-        *selected = tables
-            .into_iter()
-            .filter(|(d, t)| source.table_selected(d, t))
-            .collect();
         if selected.is_empty() {
             out.push(
                 "[source].tables selects no table on this server; check its patterns and exclude_tables"
@@ -120,17 +110,8 @@ async fn mysql(connector: &Connector, selected: &mut Vec<(String, String)>) -> V
             );
         }
         for (db, table) in selected.iter() {
-            if source.key_columns_for(db, table).is_some() {
-                continue;
-            }
-            let keys: Result<Option<u64>, _> = conn
-                .exec_first(
-                    "SELECT COUNT(*) FROM information_schema.KEY_COLUMN_USAGE \
-                     WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY'",
-                    (db, table),
-                )
-                .await;
-            if let Ok(Some(0)) = keys {
+            let key = crate::source::catalog::key_columns(&mut conn, source, db, table).await;
+            if key.is_ok_and(|k| k.is_empty()) {
                 out.push(format!(
                     "table {db}.{table} has no primary key: add one, or set key_columns = {{ \"{db}.{table}\" = [\"col\"] }}, or exclude it"
                 ));

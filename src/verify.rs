@@ -24,6 +24,7 @@ use serde::Serialize;
 
 use crate::avro::names::avro_name;
 use crate::config::{Connector, SourceConfig};
+use crate::source::catalog;
 use crate::sink::delta::TableTarget;
 
 /// Keys listed per kind of difference.
@@ -68,7 +69,14 @@ pub async fn verify(connector: &Connector, only: Option<&str>) -> anyhow::Result
         .as_ref()
         .ok_or_else(|| anyhow::anyhow!("verify needs a [sink] section (the Delta side)"))?;
     let pool = mysql_async::Pool::new(crate::source::runner::mysql_opts(source)?);
-    let tables = selected_tables(&pool, source, only).await?;
+    let tables: Vec<(String, String)> = {
+        let mut conn = pool.get_conn().await?;
+        catalog::selected_tables(&mut conn, source)
+            .await?
+            .into_iter()
+            .filter(|(d, t)| only.is_none_or(|o| o == format!("{d}.{t}")))
+            .collect()
+    };
     if tables.is_empty() {
         anyhow::bail!("no selected table matches{}", only.map(|t| format!(" {t}")).unwrap_or_default());
     }
@@ -104,25 +112,6 @@ fn intersect(old: TableReport, new: TableReport) -> TableReport {
     }
 }
 
-async fn selected_tables(
-    pool: &mysql_async::Pool,
-    source: &SourceConfig,
-    only: Option<&str>,
-) -> anyhow::Result<Vec<(String, String)>> {
-    let mut conn = pool.get_conn().await?;
-    let all: Vec<(String, String)> = conn
-        .query(
-            "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES \
-             WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY 1, 2",
-        )
-        .await?;
-    Ok(all
-        .into_iter()
-        .filter(|(d, t)| source.table_selected(d, t))
-        .filter(|(d, t)| only.is_none_or(|o| o == format!("{d}.{t}")))
-        .collect())
-}
-
 async fn compare(
     pool: &mysql_async::Pool,
     source: &SourceConfig,
@@ -147,17 +136,7 @@ async fn compare(
         .filter(|(name, _)| !source.column_excluded(db, table, name))
         .map(|(name, data_type)| MysqlColumn { name, data_type: data_type.to_ascii_lowercase() })
         .collect();
-    let key: Vec<String> = match source.key_columns_for(db, table) {
-        Some(k) => k.to_vec(),
-        None => conn
-            .exec(
-                "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE \
-                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY' \
-                 ORDER BY ORDINAL_POSITION",
-                (db, table),
-            )
-            .await?,
-    };
+    let key = catalog::key_columns(&mut conn, source, db, table).await?;
     if key.is_empty() {
         report.problems.push("no primary key and no key_columns: rows cannot be matched".into());
         return Ok(report);

@@ -146,6 +146,44 @@ fn json_valid_column(clause: &str) -> Option<String> {
     Some(name.replace("``", "`"))
 }
 
+/// The base tables on the server that `config` selects, sorted.
+pub async fn selected_tables(
+    conn: &mut mysql_async::Conn,
+    config: &SourceConfig,
+) -> Result<Vec<(String, String)>, mysql_async::Error> {
+    let all: Vec<(String, String)> = conn
+        .query(
+            "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES \
+             WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY 1, 2",
+        )
+        .await?;
+    Ok(all
+        .into_iter()
+        .filter(|(d, t)| config.table_selected(d, t))
+        .collect())
+}
+
+/// A table's key: `key_columns` from the connector file, else its primary
+/// key columns in key order (empty when it has none).
+pub async fn key_columns(
+    conn: &mut mysql_async::Conn,
+    config: &SourceConfig,
+    db: &str,
+    table: &str,
+) -> Result<Vec<String>, mysql_async::Error> {
+    if let Some(k) = config.key_columns_for(db, table) {
+        return Ok(k.to_vec());
+    }
+    conn.exec(
+        "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE \
+         WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY' \
+         ORDER BY ORDINAL_POSITION",
+        (db, table),
+    )
+    .await
+}
+
+
 #[cfg(test)]
 mod tests {
     use super::json_valid_column;
