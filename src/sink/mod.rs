@@ -1,9 +1,11 @@
 //! Kafka → Delta: records are decoded ([`decode`]), laid out as Arrow rows
 //! of the table ([`rows`]) and applied to one Delta table per source table
-//! ([`delta`]) by the consuming loop ([`runner`]).
+//! ([`delta`]) by the consuming loop ([`runner`]); what cannot be applied
+//! goes to the dead-letter topic ([`dlq`]).
 
 pub mod decode;
 pub mod delta;
+pub mod dlq;
 pub mod rows;
 pub mod runner;
 

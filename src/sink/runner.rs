@@ -9,18 +9,17 @@ use std::time::{Duration, Instant};
 
 use deltalake::kernel::Transaction;
 use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
-use rdkafka::message::{Header, Message, OwnedHeaders, OwnedMessage};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::{ClientContext, Offset, Statistics, TopicPartitionList};
 use tokio::sync::watch;
 
 use super::decode::{ChangeOp, DecodeError, EnvelopeDecoder, SinkRecord};
 use super::delta::{TableError, TableTarget};
 use super::rows;
+use super::dlq::DeadLetters;
 use super::SinkError;
 use crate::avro::RegistryClient;
 use crate::config::{Connector, DeleteMode, SinkConfig};
-use crate::kafka::admin::{Admin, TopicSpec};
 use crate::kafka::{client_config, ClientKind};
 use crate::kafka::writer::now_ms;
 use crate::metrics::metrics;
@@ -536,66 +535,4 @@ async fn apply_once(
         "Delta commit"
     );
     Ok(())
-}
-
-/// `{name}.dlq`: records the sink cannot apply, with the reason in headers.
-struct DeadLetters {
-    topic: String,
-    producer: FutureProducer,
-    admin: Admin,
-    ready: std::sync::atomic::AtomicBool,
-}
-
-impl DeadLetters {
-    fn new(connector: &Connector) -> Result<Self, SinkError> {
-        let producer: FutureProducer = client_config(
-            &connector.kafka,
-            ClientKind::Producer,
-            &[("enable.idempotence", "true"), ("acks", "all")],
-        )
-        .create()
-        .map_err(|e| SinkError::Kafka(format!("cannot create the dead-letter producer: {e}")))?;
-        Ok(DeadLetters {
-            topic: format!("{}.dlq", connector.name),
-            producer,
-            admin: Admin::new(&connector.kafka).map_err(|e| SinkError::Kafka(e.to_string()))?,
-            ready: std::sync::atomic::AtomicBool::new(false),
-        })
-    }
-
-    async fn send(&self, msg: &OwnedMessage, reason: &str, detail: &str) -> Result<(), SinkError> {
-        use std::sync::atomic::Ordering;
-        if !self.ready.load(Ordering::Relaxed) {
-            self.admin
-                .ensure_topic(&self.topic, TopicSpec { partitions: 1, compacted: false })
-                .await
-                .map_err(|e| SinkError::Kafka(e.to_string()))?;
-            self.ready.store(true, Ordering::Relaxed);
-        }
-        tracing::warn!(topic = msg.topic(), partition = msg.partition(), offset = msg.offset(), reason, detail, "record sent to the dead-letter topic");
-        let partition = msg.partition().to_string();
-        let offset = msg.offset().to_string();
-        let headers = OwnedHeaders::new()
-            .insert(Header { key: "binlake.error.reason", value: Some(reason) })
-            .insert(Header { key: "binlake.error.message", value: Some(detail) })
-            .insert(Header { key: "binlake.error.topic", value: Some(msg.topic()) })
-            .insert(Header { key: "binlake.error.partition", value: Some(partition.as_str()) })
-            .insert(Header { key: "binlake.error.offset", value: Some(offset.as_str()) });
-        let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&self.topic).headers(headers);
-        if let Some(k) = msg.key() {
-            record = record.key(k);
-        }
-        if let Some(v) = msg.payload() {
-            record = record.payload(v);
-        }
-        self.producer
-            .send(record, Duration::from_secs(30))
-            .await
-            .map_err(|(e, _)| SinkError::Kafka(format!("cannot write to {}: {e}", self.topic)))?;
-        metrics()
-            .sink_dead_letters_total
-            .with_label_values(&[msg.topic(), reason])
-            .inc();
-        Ok(())
-    }
 }
