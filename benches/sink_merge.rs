@@ -69,23 +69,36 @@ fn rows(ids: &[i64], op: &str, seq: u64) -> Result<RecordBatch> {
     let statuses = ["new", "paid", "shipped", "done"];
     let cols: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from(ids.to_vec())),
-        Arc::new(Int64Array::from_iter_values(ids.iter().map(|i| i % 100_000))),
+        Arc::new(Int64Array::from_iter_values(
+            ids.iter().map(|i| i % 100_000),
+        )),
         Arc::new(StringArray::from_iter_values(
-            ids.iter().map(|i| statuses[(*i as usize + seq as usize) % 4]),
+            ids.iter()
+                .map(|i| statuses[(*i as usize + seq as usize) % 4]),
         )),
         Arc::new(
-            Decimal128Array::from_iter_values(ids.iter().map(|i| (*i as i128 * 37 + seq as i128) % 10_000_000))
-                .with_precision_and_scale(12, 2)?,
+            Decimal128Array::from_iter_values(
+                ids.iter()
+                    .map(|i| (*i as i128 * 37 + seq as i128) % 10_000_000),
+            )
+            .with_precision_and_scale(12, 2)?,
         ),
         Arc::new(TimestampMicrosecondArray::from_iter_values(
-            ids.iter().map(|i| 1_700_000_000_000_000 + i * 1000 + seq as i64),
+            ids.iter()
+                .map(|i| 1_700_000_000_000_000 + i * 1000 + seq as i64),
         )),
         Arc::new(StringArray::from_iter_values(
             ids.iter().map(|i| format!("order {i} revision {seq}")),
         )),
         Arc::new(StringArray::from_iter_values(std::iter::repeat_n(op, n))),
-        Arc::new(Int64Array::from_iter_values(std::iter::repeat_n(1_700_000_000_000 + seq as i64, n))),
-        Arc::new(StringArray::from_iter_values(std::iter::repeat_n(format!("0-1-{seq}"), n))),
+        Arc::new(Int64Array::from_iter_values(std::iter::repeat_n(
+            1_700_000_000_000 + seq as i64,
+            n,
+        ))),
+        Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
+            format!("0-1-{seq}"),
+            n,
+        ))),
     ];
     Ok(RecordBatch::try_new(schema(), cols)?)
 }
@@ -94,9 +107,11 @@ fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<f64>().ok()))
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<f64>().ok())
+            })
         })
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)
@@ -110,7 +125,9 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 async fn main() -> Result<()> {
     let total = env_usize("BINLAKE_BENCH_ROWS", 1_000_000);
     let batches = env_usize("BINLAKE_BENCH_BATCHES", 20);
-    let base = std::env::var("BINLAKE_BENCH_DIR").map(std::path::PathBuf::from).unwrap_or_else(|_| std::env::temp_dir());
+    let base = std::env::var("BINLAKE_BENCH_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::env::temp_dir());
     let dir = tempfile::tempdir_in(&base)?;
     let key = vec!["id".to_string()];
     let app = "bench-bench.db.t-0";
@@ -127,8 +144,14 @@ async fn main() -> Result<()> {
         let ids: Vec<i64> = (loaded as i64 + 1..=(loaded + n) as i64).collect();
         let b = rows(&ids, "r", 0)?;
         offset += n as i64;
-        t.apply(&key, &b, &vec![false; n], vec![Transaction::new(app, offset)], None)
-            .await?;
+        t.apply(
+            &key,
+            &b,
+            &vec![false; n],
+            vec![Transaction::new(app, offset)],
+            None,
+        )
+        .await?;
         loaded += n;
     }
     let load = started.elapsed();
@@ -166,7 +189,13 @@ async fn main() -> Result<()> {
         offset += BATCH as i64;
         let started = Instant::now();
         let r = t
-            .apply(&key, &b, &deletes, vec![Transaction::new(app, offset)], None)
+            .apply(
+                &key,
+                &b,
+                &deletes,
+                vec![Transaction::new(app, offset)],
+                None,
+            )
             .await?;
         let took = started.elapsed();
         times.push(took);

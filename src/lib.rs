@@ -21,6 +21,6 @@ pub mod metrics;
 pub mod preflight;
 pub mod registry;
 pub mod sink;
+pub mod source;
 pub mod status;
 pub mod verify;
-pub mod source;

@@ -41,7 +41,6 @@ enum Command {
         #[arg(long)]
         offline: bool,
     },
-    /// Serve the embedded Confluent-compatible schema registry.
     /// Positions and lags of a running or stopped pipeline.
     Status {
         file: PathBuf,
@@ -59,6 +58,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Asks the running source to read a table again, or only the rows
+    /// matching --where (a backfill); the sink applies them as upserts.
+    Snapshot {
+        file: PathBuf,
+        #[arg(long, value_name = "DB.TABLE")]
+        table: String,
+        /// An SQL condition on the table's columns, e.g. "id BETWEEN 100 AND 200".
+        #[arg(long = "where", value_name = "CONDITION")]
+        predicate: Option<String>,
+    },
+    /// Serve the embedded Confluent-compatible schema registry.
     Registry {
         #[arg(long, default_value = "127.0.0.1:8081")]
         listen: SocketAddr,
@@ -113,11 +123,13 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             } else {
                 print!("{}", binlake::verify::render(&reports));
             }
-            Ok(if reports.iter().all(binlake::verify::TableReport::is_equal) {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
+            Ok(
+                if reports.iter().all(binlake::verify::TableReport::is_equal) {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                },
+            )
         }
         Command::Status { file, json } => {
             let connector = binlake::config::Connector::load(&file)?;
@@ -127,6 +139,33 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             } else {
                 print!("{}", binlake::status::render(&status));
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Snapshot {
+            file,
+            table,
+            predicate,
+        } => {
+            let connector = binlake::config::Connector::load_offline(&file)?;
+            let signal = binlake::source::snapshot::signal::Signal {
+                id: uuid::Uuid::new_v4().to_string(),
+                kind: "snapshot".into(),
+                table: table.clone(),
+                predicate,
+            };
+            if let Err(why) = binlake::source::snapshot::signal::job_of(
+                &connector,
+                Some(&serde_json::to_vec(&signal)?),
+            ) {
+                anyhow::bail!("{why}; name a table the connector's [source] tables select");
+            }
+            let offset = binlake::source::snapshot::signal::send(&connector, &signal).await?;
+            println!(
+                "snapshot {} of {table} requested ({} offset {offset}); the running source reads it, \
+                 and `binlake status` shows its progress",
+                signal.id,
+                binlake::source::snapshot::signal::topic(&connector.name)
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Registry { listen, data_dir } => {

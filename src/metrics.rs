@@ -29,6 +29,10 @@ pub struct Metrics {
     pub sink_delta_version: IntGaugeVec,
     pub sink_dead_letters_total: IntCounterVec,
     pub end_to_end_lag_seconds: GaugeVec,
+    pub snapshot_rows_total: IntCounterVec,
+    pub snapshot_chunks_total: IntCounter,
+    pub snapshot_tables_remaining: IntGauge,
+    pub snapshot_seconds_remaining: Gauge,
     ready: AtomicBool,
 }
 
@@ -95,6 +99,22 @@ impl Metrics {
                 ),
                 &["table"],
             )?,
+            snapshot_rows_total: IntCounterVec::new(
+                Opts::new("binlake_snapshot_rows_total", "Snapshot rows handed to Kafka"),
+                &["table"],
+            )?,
+            snapshot_chunks_total: IntCounter::new(
+                "binlake_snapshot_chunks_total",
+                "Snapshot chunks read from MySQL",
+            )?,
+            snapshot_tables_remaining: IntGauge::new(
+                "binlake_snapshot_tables_remaining",
+                "Snapshot jobs (tables or backfills) not yet finished",
+            )?,
+            snapshot_seconds_remaining: Gauge::new(
+                "binlake_snapshot_seconds_remaining",
+                "Estimated time left for the running snapshot jobs, from table row estimates",
+            )?,
             ready: AtomicBool::new(false),
             registry,
         };
@@ -111,12 +131,22 @@ impl Metrics {
         m.registry
             .register(Box::new(m.sink_consumer_lag_messages.clone()))?;
         m.registry.register(Box::new(m.sink_rows_total.clone()))?;
-        m.registry.register(Box::new(m.sink_commit_seconds.clone()))?;
-        m.registry.register(Box::new(m.sink_delta_version.clone()))?;
+        m.registry
+            .register(Box::new(m.sink_commit_seconds.clone()))?;
+        m.registry
+            .register(Box::new(m.sink_delta_version.clone()))?;
         m.registry
             .register(Box::new(m.sink_dead_letters_total.clone()))?;
         m.registry
             .register(Box::new(m.end_to_end_lag_seconds.clone()))?;
+        m.registry
+            .register(Box::new(m.snapshot_rows_total.clone()))?;
+        m.registry
+            .register(Box::new(m.snapshot_chunks_total.clone()))?;
+        m.registry
+            .register(Box::new(m.snapshot_tables_remaining.clone()))?;
+        m.registry
+            .register(Box::new(m.snapshot_seconds_remaining.clone()))?;
         Ok(m)
     }
 

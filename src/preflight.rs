@@ -67,7 +67,10 @@ async fn mysql(connector: &Connector, selected: &mut Vec<(String, String)>) -> V
         if let Err(e) = crate::source::runner::check_server(&pool).await {
             match e {
                 crate::source::SourceError::ServerConfig(list) => {
-                    out.extend(list.split("; ").map(|p| format!("MySQL setting {}", server_fix(p))));
+                    out.extend(
+                        list.split("; ")
+                            .map(|p| format!("MySQL setting {}", server_fix(p))),
+                    );
                 }
                 other => out.push(format!("MySQL: {other}")),
             }

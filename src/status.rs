@@ -38,6 +38,8 @@ pub struct SourceStatus {
     pub bytes_behind: Option<u64>,
     /// 0 when nothing is left to read; else the age of the last change read.
     pub seconds_behind: Option<f64>,
+    /// Snapshot jobs under way and tables already snapshotted.
+    pub snapshot: Option<crate::source::snapshot::SnapshotState>,
     pub error: Option<String>,
 }
 
@@ -92,6 +94,7 @@ async fn source_status(connector: &Connector, admin: &Admin) -> SourceStatus {
         server_position: None,
         bytes_behind: None,
         seconds_behind: None,
+        snapshot: None,
         error: None,
     };
     let stored = match PositionStore::open(
@@ -116,6 +119,7 @@ async fn source_status(connector: &Connector, admin: &Admin) -> SourceStatus {
         s.position = Some(format!("{}:{}", p.position.file, p.position.pos));
         s.gtid = p.position.gtid_set.clone();
         s.written_ts_ms = Some(p.written_ts_ms);
+        s.snapshot = p.snapshot.clone();
     }
     let Some(source) = &connector.source else {
         return s;
@@ -183,12 +187,13 @@ async fn topic_status(connector: &Connector) -> anyhow::Result<Vec<TopicStatus>>
             let mut parts = Vec::new();
             for p in t.partitions() {
                 let (_, high) = consumer.fetch_watermarks(t.name(), p.id(), TIMEOUT)?;
-                let group = committed
-                    .find_partition(t.name(), p.id())
-                    .and_then(|e| match e.offset() {
-                        Offset::Offset(o) => Some(o),
-                        _ => None,
-                    });
+                let group =
+                    committed
+                        .find_partition(t.name(), p.id())
+                        .and_then(|e| match e.offset() {
+                            Offset::Offset(o) => Some(o),
+                            _ => None,
+                        });
                 parts.push((p.id(), high, group));
             }
             parts.sort();
@@ -282,11 +287,18 @@ pub fn render(s: &Status) -> String {
                     .written_ts_ms
                     .map(|w| format!(", stored {:.0} s ago", (now_ms() - w) as f64 / 1000.0))
                     .unwrap_or_default();
-                let gtid = src.gtid.as_deref().map(|g| format!(" (gtid {g})")).unwrap_or_default();
+                let gtid = src
+                    .gtid
+                    .as_deref()
+                    .map(|g| format!(" (gtid {g})"))
+                    .unwrap_or_default();
                 let _ = writeln!(out, "source   position {p}{gtid}{age}");
             }
             None => {
-                let _ = writeln!(out, "source   no stored position (never ran, or not yet committed)");
+                let _ = writeln!(
+                    out,
+                    "source   no stored position (never ran, or not yet committed)"
+                );
             }
         }
         if let Some(server) = &src.server_position {
@@ -296,6 +308,26 @@ pub fn render(s: &Status) -> String {
                 _ => String::new(),
             };
             let _ = writeln!(out, "         server at {server}{behind}");
+        }
+        if let Some(snap) = &src.snapshot {
+            for j in &snap.jobs {
+                let what = j
+                    .predicate
+                    .as_deref()
+                    .map(|p| format!(" where {p}"))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "snapshot {}{what}: {} rows in {} chunks so far ({})",
+                    j.table,
+                    j.rows,
+                    j.chunks,
+                    if j.initial { "initial" } else { "backfill" }
+                );
+            }
+            if !snap.done.is_empty() {
+                let _ = writeln!(out, "snapshot done for {} tables", snap.done.len());
+            }
         }
         if let Some(e) = &src.error {
             let _ = writeln!(out, "         error: {e}");

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use deltalake::arrow::array::{Array, ArrayRef, AsArray};
 use deltalake::arrow::datatypes::{
-    DataType, Date32Type, Decimal128Type, Float32Type, Float64Type, Int32Type, Int64Type,
-    TimeUnit, TimestampMicrosecondType,
+    DataType, Date32Type, Decimal128Type, Float32Type, Float64Type, Int32Type, Int64Type, TimeUnit,
+    TimestampMicrosecondType,
 };
 use mysql_async::prelude::Queryable;
 use mysql_async::Value;
@@ -24,8 +24,8 @@ use serde::Serialize;
 
 use crate::avro::names::avro_name;
 use crate::config::{Connector, SourceConfig};
-use crate::source::catalog;
 use crate::sink::delta::TableTarget;
+use crate::source::catalog;
 
 /// Keys listed per kind of difference.
 const SHOW: usize = 20;
@@ -78,7 +78,10 @@ pub async fn verify(connector: &Connector, only: Option<&str>) -> anyhow::Result
             .collect()
     };
     if tables.is_empty() {
-        anyhow::bail!("no selected table matches{}", only.map(|t| format!(" {t}")).unwrap_or_default());
+        anyhow::bail!(
+            "no selected table matches{}",
+            only.map(|t| format!(" {t}")).unwrap_or_default()
+        );
     }
     let mut reports = Vec::new();
     for (db, table) in tables {
@@ -134,19 +137,28 @@ async fn compare(
     let columns: Vec<MysqlColumn> = cols
         .into_iter()
         .filter(|(name, _)| !source.column_excluded(db, table, name))
-        .map(|(name, data_type)| MysqlColumn { name, data_type: data_type.to_ascii_lowercase() })
+        .map(|(name, data_type)| MysqlColumn {
+            name,
+            data_type: data_type.to_ascii_lowercase(),
+        })
         .collect();
     let key = catalog::key_columns(&mut conn, source, db, table).await?;
     if key.is_empty() {
-        report.problems.push("no primary key and no key_columns: rows cannot be matched".into());
+        report
+            .problems
+            .push("no primary key and no key_columns: rows cannot be matched".into());
         return Ok(report);
     }
 
     // The Delta side: types drive the canonical form of both sides.
     let target = TableTarget::open(location).await?;
     let Some(schema) = target.schema().cloned() else {
-        report.problems.push(format!("no Delta table at {location}"));
-        let n: Option<u64> = conn.query_first(format!("SELECT COUNT(*) FROM `{db}`.`{table}`")).await?;
+        report
+            .problems
+            .push(format!("no Delta table at {location}"));
+        let n: Option<u64> = conn
+            .query_first(format!("SELECT COUNT(*) FROM `{db}`.`{table}`"))
+            .await?;
         report.mysql_rows = n.unwrap_or(0) as usize;
         return Ok(report);
     };
@@ -155,7 +167,9 @@ async fn compare(
         let delta_name = avro_name(&c.name);
         match schema.field_with_name(&delta_name) {
             Ok(f) => compared.push((i, delta_name, f.data_type().clone())),
-            Err(_) => report.problems.push(format!("column `{}` is not in the Delta table", c.name)),
+            Err(_) => report
+                .problems
+                .push(format!("column `{}` is not in the Delta table", c.name)),
         }
     }
     let key_idx: Vec<usize> = key
@@ -174,7 +188,9 @@ async fn compare(
             let values: Vec<Option<String>> = arrays.iter().map(|a| canon_arrow(a, r)).collect();
             let (k, h) = key_and_hash(&values, &key_idx, &key);
             if delta.insert(k.clone(), h).is_some() {
-                report.problems.push(format!("key {k} appears more than once in Delta"));
+                report
+                    .problems
+                    .push(format!("key {k} appears more than once in Delta"));
             }
         }
     }
@@ -187,7 +203,11 @@ async fn compare(
         .map(|(i, _, _)| format!("`{}`", columns[*i].name.replace('`', "``")))
         .collect::<Vec<_>>()
         .join(", ");
-    let sql = format!("SELECT {list} FROM `{}`.`{}`", db.replace('`', "``"), table.replace('`', "``"));
+    let sql = format!(
+        "SELECT {list} FROM `{}`.`{}`",
+        db.replace('`', "``"),
+        table.replace('`', "``")
+    );
     let mut result = conn.exec_iter(sql, ()).await?;
     let mut mysql_rows = 0usize;
     let mut different = BTreeMap::new();
@@ -226,8 +246,15 @@ async fn compare(
 fn is_geometry(data_type: &str) -> bool {
     matches!(
         data_type,
-        "geometry" | "point" | "linestring" | "polygon" | "multipoint" | "multilinestring"
-            | "multipolygon" | "geometrycollection" | "geomcollection"
+        "geometry"
+            | "point"
+            | "linestring"
+            | "polygon"
+            | "multipoint"
+            | "multilinestring"
+            | "multipolygon"
+            | "geometrycollection"
+            | "geomcollection"
     )
 }
 
@@ -308,7 +335,8 @@ fn canon_mysql(v: &Value, ty: &DataType, geometry: bool) -> Option<String> {
             format!("{} {h:02}:{i:02}:{s:02}.{us:06}", date_text(*y, *m, *d)?)
         }
         (Value::Time(neg, days, h, i, s, us), _) => {
-            let secs = (i64::from(*days) * 24 + i64::from(*h)) * 3600 + i64::from(*i) * 60 + i64::from(*s);
+            let secs =
+                (i64::from(*days) * 24 + i64::from(*h)) * 3600 + i64::from(*i) * 60 + i64::from(*s);
             let micros = secs * 1_000_000 + i64::from(*us);
             (if *neg { -micros } else { micros }).to_string()
         }
@@ -393,18 +421,29 @@ mod tests {
         assert_eq!(decimal_text(42, 0), "42");
         assert_eq!(mysql_decimal("-12.50", 2).as_deref(), Some("-12.50"));
         assert_eq!(mysql_decimal("0.005", 3).as_deref(), Some("0.005"));
-        assert_eq!(mysql_decimal("18446744073709551615", 0).as_deref(), Some("18446744073709551615"));
+        assert_eq!(
+            mysql_decimal("18446744073709551615", 0).as_deref(),
+            Some("18446744073709551615")
+        );
     }
 
     #[test]
     fn zero_dates_are_null_and_times_are_micros() {
-        assert_eq!(canon_mysql(&Value::Date(0, 0, 0, 0, 0, 0, 0), &DataType::Date32, false), None);
+        assert_eq!(
+            canon_mysql(&Value::Date(0, 0, 0, 0, 0, 0, 0), &DataType::Date32, false),
+            None
+        );
         assert_eq!(
             canon_mysql(&Value::Time(true, 1, 2, 3, 4, 5), &DataType::Int64, false).as_deref(),
             Some("-93784000005")
         );
         assert_eq!(
-            canon_mysql(&Value::Bytes(vec![0, 0, 0, 0, 1, 2]), &DataType::Binary, true).as_deref(),
+            canon_mysql(
+                &Value::Bytes(vec![0, 0, 0, 0, 1, 2]),
+                &DataType::Binary,
+                true
+            )
+            .as_deref(),
             Some("0102")
         );
     }

@@ -27,14 +27,20 @@ fn schema(with_note: bool) -> SchemaRef {
 }
 
 /// `changes`: (id, Some(name)) upserts, (id, None) deletes, in order.
-fn batch(schema: &SchemaRef, changes: &[(i64, Option<&str>)], note: Option<&str>) -> (RecordBatch, Vec<bool>) {
+fn batch(
+    schema: &SchemaRef,
+    changes: &[(i64, Option<&str>)],
+    note: Option<&str>,
+) -> (RecordBatch, Vec<bool>) {
     let ids: Vec<i64> = changes.iter().map(|c| c.0).collect();
     let names: Vec<Option<String>> = changes
         .iter()
         .map(|c| Some(c.1.map(str::to_owned).unwrap_or_else(|| "gone".into())))
         .collect();
-    let mut cols: Vec<Arc<dyn deltalake::arrow::array::Array>> =
-        vec![Arc::new(Int64Array::from(ids)), Arc::new(StringArray::from(names))];
+    let mut cols: Vec<Arc<dyn deltalake::arrow::array::Array>> = vec![
+        Arc::new(Int64Array::from(ids)),
+        Arc::new(StringArray::from(names)),
+    ];
     if schema.fields().len() == 3 {
         cols.push(Arc::new(StringArray::from(vec![note; changes.len()])));
     }
@@ -102,7 +108,10 @@ os._exit(0)
 fn expected(m: &Model) -> Vec<String> {
     m.iter()
         .map(|(id, (name, note))| {
-            format!("{id}|{name}|{}", note.clone().unwrap_or_else(|| "None".into()))
+            format!(
+                "{id}|{name}|{}",
+                note.clone().unwrap_or_else(|| "None".into())
+            )
         })
         .collect()
 }
@@ -144,7 +153,10 @@ async fn scenario(dv: bool) {
     // 1: inserts.
     let ins: Vec<(i64, Option<&str>)> = (1..=100).map(|i| (i, Some("a"))).collect();
     let (b, d) = batch(&schema(false), &ins, None);
-    let r = t.apply(&key(), &b, &d, vec![Transaction::new(app, 10)], None).await.unwrap();
+    let r = t
+        .apply(&key(), &b, &d, vec![Transaction::new(app, 10)], None)
+        .await
+        .unwrap();
     assert_eq!((r.upserted, r.deleted, r.replaced), (100, 0, 0));
     apply_model(&mut model, &ins, None);
 
@@ -155,7 +167,10 @@ async fn scenario(dv: bool) {
     ch.push((5, Some("twice")));
     ch.push((15, Some("back")));
     let (b, d) = batch(&schema(false), &ch, None);
-    let r = t.apply(&key(), &b, &d, vec![Transaction::new(app, 20)], None).await.unwrap();
+    let r = t
+        .apply(&key(), &b, &d, vec![Transaction::new(app, 20)], None)
+        .await
+        .unwrap();
     assert_eq!(r.replaced, 20, "10 updated + 10 deleted rows marked");
     assert_eq!(r.files_touched, 1);
     apply_model(&mut model, &ch, None);
@@ -169,22 +184,33 @@ async fn scenario(dv: bool) {
         .expect("note is new");
     let ch: Vec<(i64, Option<&str>)> = vec![(1, Some("c")), (200, Some("d"))];
     let (b, d) = batch(&schema(true), &ch, Some("hi"));
-    t.apply(&key(), &b, &d, vec![Transaction::new(app, 30)], Some(wide)).await.unwrap();
+    t.apply(&key(), &b, &d, vec![Transaction::new(app, 30)], Some(wide))
+        .await
+        .unwrap();
     apply_model(&mut model, &ch, Some("hi"));
     assert_eq!(read_with_python(&path), expected(&model));
-    assert!(t.evolve(&[("note".into(), DataType::Int64)]).is_err(), "a type change is refused");
+    assert!(
+        t.evolve(&[("note".into(), DataType::Int64)]).is_err(),
+        "a type change is refused"
+    );
 
     // 4: many small batches, then compaction keeps the content.
     for i in 0..10 {
         let ch: Vec<(i64, Option<&str>)> = vec![(300 + i, Some("s")), (2 + i, None)];
         let (b, d) = batch(&schema(true), &ch, None);
-        t.apply(&key(), &b, &d, vec![Transaction::new(app, 40 + i)], None).await.unwrap();
+        t.apply(&key(), &b, &d, vec![Transaction::new(app, 40 + i)], None)
+            .await
+            .unwrap();
         apply_model(&mut model, &ch, None);
     }
     assert!(t.needs_compaction());
     let before = t.file_count();
     t.compact(&key()).await.unwrap().expect("compacted");
-    assert!(t.file_count() < before, "{} files after, {before} before", t.file_count());
+    assert!(
+        t.file_count() < before,
+        "{} files after, {before} before",
+        t.file_count()
+    );
     assert_eq!(t.live_rows() as usize, model.len());
     assert_eq!(read_with_python(&path), expected(&model));
 
@@ -193,7 +219,10 @@ async fn scenario(dv: bool) {
     assert_eq!(t2.txn_version(app).await.unwrap(), Some(49));
     let ch: Vec<(i64, Option<&str>)> = vec![(300, None), (1, Some("e"))];
     let (b, d) = batch(&schema(true), &ch, Some("x"));
-    let r = t2.apply(&key(), &b, &d, vec![Transaction::new(app, 50)], None).await.unwrap();
+    let r = t2
+        .apply(&key(), &b, &d, vec![Transaction::new(app, 50)], None)
+        .await
+        .unwrap();
     assert_eq!(r.replaced, 2);
     apply_model(&mut model, &ch, Some("x"));
     assert_eq!(read_with_python(&path), expected(&model));
@@ -201,7 +230,9 @@ async fn scenario(dv: bool) {
     // 6: a stale writer (the first handle) conflicts instead of overwriting.
     let ch: Vec<(i64, Option<&str>)> = vec![(1, Some("stale"))];
     let (b, d) = batch(&schema(true), &ch, None);
-    let err = t.apply(&key(), &b, &d, vec![Transaction::new(app, 50)], None).await;
+    let err = t
+        .apply(&key(), &b, &d, vec![Transaction::new(app, 50)], None)
+        .await;
     assert!(
         matches!(err, Err(binlake::sink::delta::TableError::Conflict(_))),
         "{err:?}"
@@ -216,7 +247,9 @@ async fn a_commit_with_only_offsets_advances_the_version() {
     let mut t = TableTarget::open(loc.to_str().unwrap()).await.unwrap();
     t.create(schema(false), true).await.unwrap();
     let (b, d) = batch(&schema(false), &[], None);
-    t.apply(&key(), &b, &d, vec![Transaction::new("a-t-0", 7)], None).await.unwrap();
+    t.apply(&key(), &b, &d, vec![Transaction::new("a-t-0", 7)], None)
+        .await
+        .unwrap();
     assert_eq!(t.txn_version("a-t-0").await.unwrap(), Some(7));
 }
 
@@ -239,7 +272,13 @@ async fn checkpoints_keep_deletion_vectors_and_offsets() {
     }
     let checkpoints = std::fs::read_dir(path.join("_delta_log"))
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains("checkpoint"))
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains("checkpoint")
+        })
         .count();
     assert!(checkpoints > 0, "no checkpoint written");
     assert_eq!(read_with_python(&path), expected(&model));

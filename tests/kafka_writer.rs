@@ -162,7 +162,7 @@ async fn transactional_writes_land_once_and_replays_are_skipped() {
         pos: 4242,
         gtid_set: Some("0-1-9".into()),
     };
-    writer.commit(&position, 1).await.expect("commit");
+    writer.commit(&position, 1, None).await.expect("commit");
     assert_eq!(
         writer.stats.produced, 22,
         "20 creates, a delete and its tombstone"
@@ -198,7 +198,7 @@ async fn transactional_writes_land_once_and_replays_are_skipped() {
     }
     let (next, order) = change(&t, Op::Create, 99, 22);
     again.write(&next, order).await.expect("new change");
-    again.commit(&position, 2).await.expect("commit");
+    again.commit(&position, 2, None).await.expect("commit");
     assert_eq!((again.stats.produced, again.stats.skipped), (1, 22));
     assert_eq!(read_all(&brokers, "w.db.t").len(), 23);
 }

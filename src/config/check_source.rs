@@ -109,6 +109,22 @@ pub fn source(raw: &RawSource, ck: &mut Checker, need_password: bool) -> Option<
         ],
         SnapshotMode::Initial,
     );
+    let snapshot_chunk_rows = bounded(
+        raw.snapshot_chunk_rows.as_ref(),
+        "source.snapshot_chunk_rows",
+        DEFAULT_SNAPSHOT_CHUNK_ROWS,
+        1..=1_000_000,
+        "use 1..=1000000 rows; larger chunks read faster but hold more memory",
+        ck,
+    );
+    let snapshot_parallelism = bounded(
+        raw.snapshot_parallelism.as_ref(),
+        "source.snapshot_parallelism",
+        DEFAULT_SNAPSHOT_PARALLELISM,
+        1..=64,
+        "use 1..=64 concurrent reads; each holds one MySQL connection",
+        ck,
+    );
     let heartbeat = ck.duration(
         raw.heartbeat.as_ref(),
         "source.heartbeat",
@@ -124,6 +140,8 @@ pub fn source(raw: &RawSource, ck: &mut Checker, need_password: bool) -> Option<
         exclude_columns: exclude_columns?,
         key_columns: key_columns?,
         snapshot: snapshot?,
+        snapshot_chunk_rows: snapshot_chunk_rows?,
+        snapshot_parallelism: snapshot_parallelism?,
         heartbeat: heartbeat?,
     };
     check_key_columns_selected(&config, &raw.key_columns, ck);
@@ -306,6 +324,35 @@ fn check_key_columns_selected(
                     "stop excluding it, or choose other key columns",
                 );
             }
+        }
+    }
+}
+
+/// Default `source.snapshot_chunk_rows`.
+pub const DEFAULT_SNAPSHOT_CHUNK_ROWS: usize = 20_000;
+/// Default `source.snapshot_parallelism`.
+pub const DEFAULT_SNAPSHOT_PARALLELISM: usize = 2;
+
+/// An optional integer key within `range`, else its default.
+fn bounded(
+    value: Option<&toml::Spanned<i64>>,
+    key: &str,
+    default: usize,
+    range: std::ops::RangeInclusive<i64>,
+    fix: &str,
+    ck: &mut Checker,
+) -> Option<usize> {
+    match value {
+        None => Some(default),
+        Some(v) if range.contains(v.get_ref()) => usize::try_from(*v.get_ref()).ok(),
+        Some(v) => {
+            ck.report(
+                Some(v.span()),
+                key,
+                format!("{} is out of range", v.get_ref()),
+                fix,
+            );
+            None
         }
     }
 }

@@ -65,6 +65,10 @@ pub struct SourceConfig {
     pub key_columns: BTreeMap<(String, String), Vec<String>>,
     /// Whether to snapshot existing rows before streaming.
     pub snapshot: SnapshotMode,
+    /// Rows per snapshot chunk (one primary-key range read per query).
+    pub snapshot_chunk_rows: usize,
+    /// Tables (or key ranges) snapshotted at once.
+    pub snapshot_parallelism: usize,
     /// Heartbeat period (default 10 s).
     pub heartbeat: Duration,
 }

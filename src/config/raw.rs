@@ -44,6 +44,8 @@ pub struct RawSource {
     #[serde(default)]
     pub key_columns: BTreeMap<Str, Vec<Str>>,
     pub snapshot: Option<Str>,
+    pub snapshot_chunk_rows: Option<Spanned<i64>>,
+    pub snapshot_parallelism: Option<Spanned<i64>>,
     pub heartbeat: Option<Str>,
 }
 

@@ -12,7 +12,7 @@ use crate::config::KafkaConfig;
 use crate::source::position::Position;
 
 /// One stored position: where to resume, and when it was written.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct StoredPosition {
     #[serde(flatten)]
     pub position: Position,
@@ -20,6 +20,10 @@ pub struct StoredPosition {
     pub source_ts_ms: i64,
     /// When binlake wrote this record (ms).
     pub written_ts_ms: i64,
+    /// Snapshot progress at `position`; absent in records written before
+    /// binlake had snapshots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<crate::source::snapshot::SnapshotState>,
 }
 
 pub struct PositionStore {

@@ -133,7 +133,10 @@ pub fn last_values(
     let mut idle_since = Instant::now();
     loop {
         if Instant::now() > deadline {
-            return Err(read_err(topic, "timed out reading the partition to its end"));
+            return Err(read_err(
+                topic,
+                "timed out reading the partition to its end",
+            ));
         }
         match consumer.poll(Duration::from_millis(200)) {
             None => {
@@ -150,7 +153,10 @@ pub fn last_values(
                 last_offset = msg.offset();
                 idle_since = Instant::now();
                 if let Some(key) = msg.key() {
-                    values.insert(key.to_vec(), (msg.offset(), msg.payload().map(<[u8]>::to_vec)));
+                    values.insert(
+                        key.to_vec(),
+                        (msg.offset(), msg.payload().map(<[u8]>::to_vec)),
+                    );
                 }
             }
         }

@@ -20,6 +20,7 @@ use crate::avro::CodecCache;
 use crate::config::Connector;
 use crate::event::{ChangeEvent, Op};
 use crate::source::position::{ChangeOrder, Position};
+use crate::source::snapshot::SnapshotState;
 use crate::source::SourceError;
 
 /// Records awaiting the broker's acknowledgement before more are queued:
@@ -240,6 +241,7 @@ impl ChangeWriter {
         &mut self,
         position: &Position,
         source_ts_ms: i64,
+        snapshot: Option<&SnapshotState>,
     ) -> Result<(), KafkaError> {
         self.flush().await?;
         self.producer.begin()?;
@@ -247,6 +249,7 @@ impl ChangeWriter {
             position: position.clone(),
             source_ts_ms,
             written_ts_ms: now_ms(),
+            snapshot: snapshot.cloned(),
         };
         self.store.save(&self.producer.producer, &stored).await?;
         self.producer.commit().await

@@ -32,7 +32,11 @@ pub enum DecodeError {
     #[error("schema id {id} is not a Debezium change envelope: {reason}")]
     NotEnvelope { id: u32, reason: String },
     #[error("schema id {id}, field `{field}`: Avro type {avro} has no Delta column type")]
-    UnsupportedType { id: u32, field: String, avro: String },
+    UnsupportedType {
+        id: u32,
+        field: String,
+        avro: String,
+    },
     #[error("the Avro datum does not match writer schema {id}: {source}")]
     Datum {
         id: u32,
@@ -140,12 +144,13 @@ impl EnvelopeDecoder {
         let (id, mut datum) = wire::parse(value)?;
         let schema = self.value_schema(id).await?;
         #[allow(deprecated)] // its replacement is not in apache-avro 0.22's stable API
-        let decoded = apache_avro::from_avro_datum(&schema.avro, &mut datum, None).map_err(
-            |source| DecodeError::Datum {
-                id,
-                source: Box::new(source),
-            },
-        )?;
+        let decoded =
+            apache_avro::from_avro_datum(&schema.avro, &mut datum, None).map_err(|source| {
+                DecodeError::Datum {
+                    id,
+                    source: Box::new(source),
+                }
+            })?;
         let fields = match decoded {
             Avro::Record(fields) => fields,
             other => return Err(DecodeError::Envelope(format!("not a record: {other:?}"))),
@@ -173,14 +178,22 @@ impl EnvelopeDecoder {
             },
             _ => return Err(DecodeError::Envelope("no `op` string".into())),
         };
-        let image = if op == ChangeOp::Delete { before } else { after };
+        let image = if op == ChangeOp::Delete {
+            before
+        } else {
+            after
+        };
         let row = match image {
             Some(Avro::Record(cols)) => cols
                 .into_iter()
                 .map(|(_, v)| unwrap_union(v).unwrap_or(Avro::Null))
                 .collect::<Vec<_>>(),
             _ => {
-                let which = if op == ChangeOp::Delete { "before" } else { "after" };
+                let which = if op == ChangeOp::Delete {
+                    "before"
+                } else {
+                    "after"
+                };
                 return Err(DecodeError::Envelope(format!(
                     "op `{}` without a `{which}` row",
                     op.code()
@@ -188,7 +201,9 @@ impl EnvelopeDecoder {
             }
         };
         if row.len() != schema.row.columns.len() {
-            return Err(DecodeError::Envelope("row width differs from its schema".into()));
+            return Err(DecodeError::Envelope(
+                "row width differs from its schema".into(),
+            ));
         }
         let src = source_fields(source)?;
         Ok(Some(SinkRecord {
@@ -291,7 +306,9 @@ fn source_fields(source: Option<Avro>) -> Result<SourceFields, DecodeError> {
         _ => String::new(),
     };
     if db.is_empty() || table.is_empty() {
-        return Err(DecodeError::Envelope("no `source.db` or `source.table`".into()));
+        return Err(DecodeError::Envelope(
+            "no `source.db` or `source.table`".into(),
+        ));
     }
     Ok(SourceFields {
         ts_ms,
@@ -406,8 +423,13 @@ mod tests {
 
     #[test]
     fn a_schema_without_before_is_not_an_envelope() {
-        let s = Schema::parse_str(r#"{"type":"record","name":"X","fields":[{"name":"a","type":"int"}]}"#)
-            .unwrap();
-        assert!(matches!(row_schema(1, &s), Err(DecodeError::NotEnvelope { .. })));
+        let s = Schema::parse_str(
+            r#"{"type":"record","name":"X","fields":[{"name":"a","type":"int"}]}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            row_schema(1, &s),
+            Err(DecodeError::NotEnvelope { .. })
+        ));
     }
 }

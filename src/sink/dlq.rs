@@ -38,25 +38,59 @@ impl DeadLetters {
         })
     }
 
-    pub async fn send(&self, msg: &OwnedMessage, reason: &str, detail: &str) -> Result<(), SinkError> {
+    pub async fn send(
+        &self,
+        msg: &OwnedMessage,
+        reason: &str,
+        detail: &str,
+    ) -> Result<(), SinkError> {
         use std::sync::atomic::Ordering;
         if !self.ready.load(Ordering::Relaxed) {
             self.admin
-                .ensure_topic(&self.topic, TopicSpec { partitions: 1, compacted: false })
+                .ensure_topic(
+                    &self.topic,
+                    TopicSpec {
+                        partitions: 1,
+                        compacted: false,
+                    },
+                )
                 .await
                 .map_err(|e| SinkError::Kafka(e.to_string()))?;
             self.ready.store(true, Ordering::Relaxed);
         }
-        tracing::warn!(topic = msg.topic(), partition = msg.partition(), offset = msg.offset(), reason, detail, "record sent to the dead-letter topic");
+        tracing::warn!(
+            topic = msg.topic(),
+            partition = msg.partition(),
+            offset = msg.offset(),
+            reason,
+            detail,
+            "record sent to the dead-letter topic"
+        );
         let partition = msg.partition().to_string();
         let offset = msg.offset().to_string();
         let headers = OwnedHeaders::new()
-            .insert(Header { key: "binlake.error.reason", value: Some(reason) })
-            .insert(Header { key: "binlake.error.message", value: Some(detail) })
-            .insert(Header { key: "binlake.error.topic", value: Some(msg.topic()) })
-            .insert(Header { key: "binlake.error.partition", value: Some(partition.as_str()) })
-            .insert(Header { key: "binlake.error.offset", value: Some(offset.as_str()) });
-        let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&self.topic).headers(headers);
+            .insert(Header {
+                key: "binlake.error.reason",
+                value: Some(reason),
+            })
+            .insert(Header {
+                key: "binlake.error.message",
+                value: Some(detail),
+            })
+            .insert(Header {
+                key: "binlake.error.topic",
+                value: Some(msg.topic()),
+            })
+            .insert(Header {
+                key: "binlake.error.partition",
+                value: Some(partition.as_str()),
+            })
+            .insert(Header {
+                key: "binlake.error.offset",
+                value: Some(offset.as_str()),
+            });
+        let mut record: FutureRecord<'_, [u8], [u8]> =
+            FutureRecord::to(&self.topic).headers(headers);
         if let Some(k) = msg.key() {
             record = record.key(k);
         }

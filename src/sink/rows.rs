@@ -30,7 +30,10 @@ pub enum RowsError {
         column_type: DataType,
     },
     #[error("column `{column}`: Delta type {column_type} is not one binlake writes")]
-    Unsupported { column: String, column_type: DataType },
+    Unsupported {
+        column: String,
+        column_type: DataType,
+    },
     #[error(transparent)]
     Arrow(#[from] ArrowError),
 }
@@ -125,52 +128,91 @@ macro_rules! fill {
 fn source_column(field: &Field, records: &[&SinkRecord]) -> Result<ArrayRef, RowsError> {
     let n = records.len();
     Ok(match field.data_type() {
-        DataType::Boolean => fill!(BooleanBuilder::with_capacity(n), field, records, |v| match v {
-            Avro::Boolean(b) => Some(*b),
-            _ => None,
-        }),
-        DataType::Int32 => fill!(Int32Builder::with_capacity(n), field, records, |v| match v {
-            Avro::Int(i) => Some(*i),
-            _ => None,
-        }),
-        DataType::Int64 => fill!(Int64Builder::with_capacity(n), field, records, |v| match v {
-            Avro::Long(i) | Avro::TimeMicros(i) => Some(*i),
-            // A column widened from int keeps its older values.
-            Avro::Int(i) => Some(i64::from(*i)),
-            _ => None,
-        }),
-        DataType::Float32 => fill!(Float32Builder::with_capacity(n), field, records, |v| match v {
-            Avro::Float(f) => Some(*f),
-            _ => None,
-        }),
-        DataType::Float64 => fill!(Float64Builder::with_capacity(n), field, records, |v| match v {
-            Avro::Double(f) => Some(*f),
-            Avro::Float(f) => Some(f64::from(*f)),
-            _ => None,
-        }),
-        DataType::Utf8 => fill!(StringBuilder::with_capacity(n, n * 16), field, records, |v| {
-            match v {
-                Avro::String(s) | Avro::Enum(_, s) => Some(s.as_str()),
+        DataType::Boolean => fill!(
+            BooleanBuilder::with_capacity(n),
+            field,
+            records,
+            |v| match v {
+                Avro::Boolean(b) => Some(*b),
                 _ => None,
             }
-        }),
-        DataType::Binary => fill!(BinaryBuilder::with_capacity(n, n * 16), field, records, |v| {
-            match v {
-                Avro::Bytes(b) | Avro::Fixed(_, b) => Some(b.as_slice()),
+        ),
+        DataType::Int32 => fill!(
+            Int32Builder::with_capacity(n),
+            field,
+            records,
+            |v| match v {
+                Avro::Int(i) => Some(*i),
                 _ => None,
             }
-        }),
-        DataType::Date32 => fill!(Date32Builder::with_capacity(n), field, records, |v| match v {
-            Avro::Date(d) | Avro::Int(d) => Some(*d),
-            _ => None,
-        }),
+        ),
+        DataType::Int64 => fill!(
+            Int64Builder::with_capacity(n),
+            field,
+            records,
+            |v| match v {
+                Avro::Long(i) | Avro::TimeMicros(i) => Some(*i),
+                // A column widened from int keeps its older values.
+                Avro::Int(i) => Some(i64::from(*i)),
+                _ => None,
+            }
+        ),
+        DataType::Float32 => fill!(
+            Float32Builder::with_capacity(n),
+            field,
+            records,
+            |v| match v {
+                Avro::Float(f) => Some(*f),
+                _ => None,
+            }
+        ),
+        DataType::Float64 => fill!(
+            Float64Builder::with_capacity(n),
+            field,
+            records,
+            |v| match v {
+                Avro::Double(f) => Some(*f),
+                Avro::Float(f) => Some(f64::from(*f)),
+                _ => None,
+            }
+        ),
+        DataType::Utf8 => fill!(
+            StringBuilder::with_capacity(n, n * 16),
+            field,
+            records,
+            |v| {
+                match v {
+                    Avro::String(s) | Avro::Enum(_, s) => Some(s.as_str()),
+                    _ => None,
+                }
+            }
+        ),
+        DataType::Binary => fill!(
+            BinaryBuilder::with_capacity(n, n * 16),
+            field,
+            records,
+            |v| {
+                match v {
+                    Avro::Bytes(b) | Avro::Fixed(_, b) => Some(b.as_slice()),
+                    _ => None,
+                }
+            }
+        ),
+        DataType::Date32 => fill!(
+            Date32Builder::with_capacity(n),
+            field,
+            records,
+            |v| match v {
+                Avro::Date(d) | Avro::Int(d) => Some(*d),
+                _ => None,
+            }
+        ),
         DataType::Timestamp(TimeUnit::Microsecond, tz) => {
             let b = TimestampMicrosecondBuilder::with_capacity(n).with_timezone_opt(tz.clone());
             fill!(b, field, records, |v| match v {
                 Avro::LocalTimestampMicros(t) | Avro::TimestampMicros(t) | Avro::Long(t) =>
                     Some(*t),
-                Avro::LocalTimestampMillis(t) | Avro::TimestampMillis(t) =>
-                    t.checked_mul(1000),
+                Avro::LocalTimestampMillis(t) | Avro::TimestampMillis(t) => t.checked_mul(1000),
                 _ => None,
             })
         }
@@ -239,8 +281,14 @@ mod tests {
     #[test]
     fn columns_by_name_and_metadata() {
         let cols = vec![
-            ColumnSpec { name: "id".into(), data_type: DataType::Int64 },
-            ColumnSpec { name: "price".into(), data_type: DataType::Decimal128(20, 0) },
+            ColumnSpec {
+                name: "id".into(),
+                data_type: DataType::Int64,
+            },
+            ColumnSpec {
+                name: "price".into(),
+                data_type: DataType::Decimal128(20, 0),
+            },
         ];
         let rs = Arc::new(RowSchema {
             id: 1,
@@ -248,17 +296,38 @@ mod tests {
             columns: cols.clone(),
         });
         let mut table_cols = cols.clone();
-        table_cols.push(ColumnSpec { name: "note".into(), data_type: DataType::Utf8 });
+        table_cols.push(ColumnSpec {
+            name: "note".into(),
+            data_type: DataType::Utf8,
+        });
         let schema = table_schema(&table_cols, true);
-        let a = record(&rs, ChangeOp::Create, vec![Avro::Long(1), Avro::Bytes(vec![0xff, 0xff])]);
+        let a = record(
+            &rs,
+            ChangeOp::Create,
+            vec![Avro::Long(1), Avro::Bytes(vec![0xff, 0xff])],
+        );
         let b = record(&rs, ChangeOp::Delete, vec![Avro::Long(2), Avro::Null]);
         let batch = build_batch(&schema, &[&a, &b]).unwrap();
         assert_eq!(batch.num_rows(), 2);
         assert_eq!(batch.column(0).as_primitive::<Int64Type>().value(1), 2);
-        assert_eq!(batch.column(1).as_primitive::<Decimal128Type>().value(0), -1);
+        assert_eq!(
+            batch.column(1).as_primitive::<Decimal128Type>().value(0),
+            -1
+        );
         assert!(batch.column(1).is_null(1));
-        assert_eq!(batch.column(2).null_count(), 2, "a column the writer lacks is null");
-        assert_eq!(batch.column_by_name(OP).unwrap().as_string::<i32>().value(1), "d");
+        assert_eq!(
+            batch.column(2).null_count(),
+            2,
+            "a column the writer lacks is null"
+        );
+        assert_eq!(
+            batch
+                .column_by_name(OP)
+                .unwrap()
+                .as_string::<i32>()
+                .value(1),
+            "d"
+        );
         assert!(batch.column_by_name(DELETED).unwrap().as_boolean().value(1));
     }
 
@@ -267,11 +336,21 @@ mod tests {
         let rs = Arc::new(RowSchema {
             id: 1,
             index: [("id".to_string(), 0)].into(),
-            columns: vec![ColumnSpec { name: "id".into(), data_type: DataType::Utf8 }],
+            columns: vec![ColumnSpec {
+                name: "id".into(),
+                data_type: DataType::Utf8,
+            }],
         });
-        let schema = Arc::new(ArrowSchema::new(vec![Field::new("id", DataType::Int64, true)]));
+        let schema = Arc::new(ArrowSchema::new(vec![Field::new(
+            "id",
+            DataType::Int64,
+            true,
+        )]));
         let a = record(&rs, ChangeOp::Create, vec![Avro::String("x".into())]);
-        assert!(matches!(build_batch(&schema, &[&a]), Err(RowsError::Type { .. })));
+        assert!(matches!(
+            build_batch(&schema, &[&a]),
+            Err(RowsError::Type { .. })
+        ));
     }
 
     #[test]

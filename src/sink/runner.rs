@@ -15,13 +15,13 @@ use tokio::sync::watch;
 
 use super::decode::{ChangeOp, DecodeError, EnvelopeDecoder, SinkRecord};
 use super::delta::{TableError, TableTarget};
-use super::rows;
 use super::dlq::DeadLetters;
+use super::rows;
 use super::SinkError;
 use crate::avro::RegistryClient;
 use crate::config::{Connector, DeleteMode, SinkConfig};
-use crate::kafka::{client_config, ClientKind};
 use crate::kafka::writer::now_ms;
+use crate::kafka::{client_config, ClientKind};
 use crate::metrics::metrics;
 
 /// Set to `sink_after_delta_commit` to abort right after a Delta commit and
@@ -86,7 +86,10 @@ struct TopicState {
     commits: u64,
 }
 
-pub async fn run(connector: Arc<Connector>, mut shutdown: watch::Receiver<bool>) -> Result<(), SinkError> {
+pub async fn run(
+    connector: Arc<Connector>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), SinkError> {
     let sink = connector
         .sink
         .clone()
@@ -121,7 +124,8 @@ pub async fn run(connector: Arc<Connector>, mut shutdown: watch::Receiver<bool>)
     // id takes its partitions back at once instead of waiting for the dead
     // member's session to expire. Two sinks on one host need different ids.
     // An empty BINLAKE_SINK_INSTANCE turns static membership off.
-    let instance = std::env::var("BINLAKE_SINK_INSTANCE").unwrap_or_else(|_| default_instance(&name));
+    let instance =
+        std::env::var("BINLAKE_SINK_INSTANCE").unwrap_or_else(|_| default_instance(&name));
     if !instance.is_empty() {
         cfg.set("group.instance.id", instance.as_str());
     }
@@ -269,7 +273,11 @@ async fn decode_retrying(
 
 fn drop_revoked(consumer: &StreamConsumer<SinkContext>, topics: &mut HashMap<String, TopicState>) {
     let revoked: Vec<(String, i32)> = {
-        let mut r = consumer.context().revoked.lock().unwrap_or_else(|p| p.into_inner());
+        let mut r = consumer
+            .context()
+            .revoked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         std::mem::take(&mut *r)
     };
     for (topic, partition) in revoked {
@@ -339,7 +347,9 @@ async fn flush(
         }
     }
     if std::env::var(FAILPOINT_ENV).as_deref() == Ok("sink_after_delta_commit") {
-        tracing::error!("failpoint sink_after_delta_commit: aborting before the Kafka offset commit");
+        tracing::error!(
+            "failpoint sink_after_delta_commit: aborting before the Kafka offset commit"
+        );
         std::process::abort();
     }
     let mut tpl = TopicPartitionList::new();
@@ -361,7 +371,9 @@ async fn flush(
                 let key = state.key.clone();
                 let started = Instant::now();
                 match t.compact(&key).await {
-                    Ok(Some(v)) => tracing::info!(table = %state.table_label, version = v, took = ?started.elapsed(), files = t.file_count(), "compacted"),
+                    Ok(Some(v)) => {
+                        tracing::info!(table = %state.table_label, version = v, took = ?started.elapsed(), files = t.file_count(), "compacted")
+                    }
                     Ok(None) => {}
                     Err(TableError::Conflict(e)) => {
                         tracing::info!(table = %state.table_label, reason = %e, "compaction lost a race; retried later");
@@ -371,16 +383,17 @@ async fn flush(
                 }
             }
         }
-        let due = state
-            .last_vacuum
-            .get_or_insert_with(Instant::now)
-            .elapsed()
-            >= sink.vacuum_interval;
+        let due =
+            state.last_vacuum.get_or_insert_with(Instant::now).elapsed() >= sink.vacuum_interval;
         if due {
             state.last_vacuum = Some(Instant::now());
             match t.vacuum(sink.vacuum_retention).await {
-                Ok(n) => tracing::info!(table = %state.table_label, files_deleted = n, retention = ?sink.vacuum_retention, "vacuumed"),
-                Err(e) => tracing::warn!(table = %state.table_label, error = %e, "vacuum failed; retried at the next interval"),
+                Ok(n) => {
+                    tracing::info!(table = %state.table_label, files_deleted = n, retention = ?sink.vacuum_retention, "vacuumed")
+                }
+                Err(e) => {
+                    tracing::warn!(table = %state.table_label, error = %e, "vacuum failed; retried at the next interval")
+                }
             }
             t.reload().await?;
         }
@@ -446,12 +459,19 @@ async fn apply_once(
             applied_before.insert(partition, v);
         }
         // A replayed partition never moves its recorded offset backwards.
-        txns.push(Transaction::new(app_id, before.map_or(offset, |v| v.max(offset))));
+        txns.push(Transaction::new(
+            app_id,
+            before.map_or(offset, |v| v.max(offset)),
+        ));
     }
     let fresh: Vec<&SinkRecord> = state
         .pending
         .iter()
-        .filter(|p| applied_before.get(&p.partition).is_none_or(|&v| p.offset > v))
+        .filter(|p| {
+            applied_before
+                .get(&p.partition)
+                .is_none_or(|&v| p.offset > v)
+        })
         .filter_map(|p| p.record.as_ref())
         .collect();
     let skipped = state.pending.iter().filter(|p| p.record.is_some()).count() - fresh.len();
@@ -470,7 +490,10 @@ async fn apply_once(
             return Ok(());
         };
         target
-            .create(rows::table_schema(&r.schema.columns, soft), sink.deletion_vectors)
+            .create(
+                rows::table_schema(&r.schema.columns, soft),
+                sink.deletion_vectors,
+            )
             .await?;
     }
     if let Some(r) = fresh.first() {

@@ -183,7 +183,6 @@ pub async fn key_columns(
     .await
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::json_valid_column;

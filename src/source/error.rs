@@ -24,6 +24,9 @@ pub enum SourceError {
     RegistryUnavailable(String),
     #[error("MySQL server misconfigured: {0}")]
     ServerConfig(String),
+    /// The server refused a snapshot query: a bad `--where`, a dropped table.
+    #[error("snapshot: {0}")]
+    Snapshot(String),
 }
 
 impl SourceError {

@@ -5,7 +5,8 @@
 //! - [`stream`]: events → change events and commit points;
 //! - [`catalog`]: captured tables and their cached decoders;
 //! - [`decode`]: row images → values, per the type mapping;
-//! - [`position`]: resume points and the order of changes.
+//! - [`position`]: resume points and the order of changes;
+//! - [`snapshot`]: existing rows, merged into the stream by watermarks.
 
 pub mod binlog;
 pub mod catalog;
@@ -18,6 +19,7 @@ mod error;
 pub mod jsonb;
 pub mod position;
 pub mod runner;
+pub mod snapshot;
 pub mod stream;
 pub mod table_map;
 pub mod temporal;

@@ -12,6 +12,8 @@ use tokio::sync::watch;
 use super::binlog::{BinlogConnection, Flavour};
 use super::catalog::Catalog;
 use super::position::{compare_file_pos, Position};
+use super::snapshot::merge::SnapshotMerge;
+use super::snapshot::SnapshotState;
 use super::stream::{ChangeStream, StreamItem};
 use super::SourceError;
 use crate::avro::{CodecCache, RegistryClient};
@@ -39,6 +41,15 @@ pub fn mysql_opts(source: &SourceConfig) -> Result<Opts, SourceError> {
         .db_name(source.url.database.clone())
         .prefer_socket(false);
     Ok(Opts::from(builder))
+}
+
+/// Options for the snapshot's connections: TIMESTAMP values read in UTC,
+/// as the binlog carries them.
+pub fn snapshot_opts(source: &SourceConfig) -> Result<Opts, SourceError> {
+    let base = mysql_opts(source)?;
+    Ok(Opts::from(
+        OptsBuilder::from_opts(base).init(vec!["SET time_zone = '+00:00'"]),
+    ))
 }
 
 /// The server's flavour, after checking the settings binlake depends on.
@@ -155,7 +166,15 @@ pub async fn run(
             }
             Err(e) => return Err(e),
         };
-        let mut committed = start_position(&mut writer, &pool, flavour, &source).await?;
+        let (mut committed, state) = start_position(&mut writer, &pool, flavour, &source).await?;
+        // Rebuilt with the writer: progress not stored may not be in Kafka.
+        let mut snapshot = SnapshotMerge::start(
+            &connector,
+            Pool::new(snapshot_opts(&source)?),
+            flavour,
+            state,
+        )
+        .ok_or_else(|| SourceError::ServerConfig("the connector file has no [source]".into()))?;
         loop {
             let conn = match BinlogConnection::open(
                 opts.clone(),
@@ -170,7 +189,7 @@ pub async fn run(
                 Err(e) if e.is_transient() => {
                     tracing::warn!(error = %e, retry_in = ?backoff.delay, "cannot open the binlog stream");
                     if backoff.wait(&mut shutdown).await {
-                        return finish(writer, &committed).await;
+                        return finish(writer, &committed, &snapshot).await;
                     }
                     continue;
                 }
@@ -188,12 +207,13 @@ pub async fn run(
                 &mut shutdown,
                 &mut backoff,
                 &position_tx,
+                &mut snapshot,
             )
             .await;
             metrics().set_ready(false);
             catalog = stream.into_catalog().await;
             match outcome {
-                Ok(true) => return finish(writer, &committed).await,
+                Ok(true) => return finish(writer, &committed, &snapshot).await,
                 Ok(false) => tracing::warn!("the server closed the binlog stream; reconnecting"),
                 Err(e) if e.is_writer() && e.is_transient() => {
                     tracing::warn!(error = %e, retry_in = ?backoff.delay, "Kafka side failed; rebuilding the writer");
@@ -206,12 +226,12 @@ pub async fn run(
                 Err(e) if e.is_transient() => {
                     tracing::warn!(error = %e, retry_in = ?backoff.delay, "binlog stream failed; resuming from {committed}");
                     if backoff.wait(&mut shutdown).await {
-                        return finish(writer, &committed).await;
+                        return finish(writer, &committed, &snapshot).await;
                     }
                 }
                 Err(e) => {
                     // Store what is complete so a fixed restart resumes there.
-                    if let Err(store) = writer.commit(&committed, 0).await {
+                    if let Err(store) = writer.commit(&committed, 0, Some(&snapshot.state)).await {
                         tracing::warn!(error = %store, "could not store the position");
                     }
                     return Err(e);
@@ -228,31 +248,61 @@ async fn open_writer(connector: &Arc<Connector>) -> Result<ChangeWriter, SourceE
     Ok(ChangeWriter::open(connector.clone(), codecs).await?)
 }
 
-/// The stored position, or the server's current one for a new pipeline.
+/// The stored position and snapshot progress, or the server's current
+/// position for a new pipeline. With `snapshot = "initial"`, every selected
+/// table not yet snapshotted gets a job (all of them on a first start, a
+/// table added to the file later on the next start).
 async fn start_position(
     writer: &mut ChangeWriter,
     pool: &Pool,
     flavour: Flavour,
     source: &SourceConfig,
-) -> Result<Position, SourceError> {
+) -> Result<(Position, SnapshotState), SourceError> {
+    let selected = selected_names(pool, source).await?;
+    let initial = source.snapshot == crate::config::SnapshotMode::Initial;
     if let Some(stored) = writer.load_position().await? {
-        tracing::info!(position = %stored.position, "resuming from the stored position");
-        return Ok(stored.position);
+        let mut state = match stored.snapshot {
+            Some(state) => state,
+            // Written before snapshots existed: its tables were streamed from the start.
+            None => SnapshotState {
+                done: selected.iter().cloned().collect(),
+                ..SnapshotState::default()
+            },
+        };
+        if initial {
+            state.plan_initial(&selected);
+        }
+        tracing::info!(position = %stored.position, snapshot_jobs = state.jobs.len(), "resuming from the stored position");
+        return Ok((stored.position, state));
     }
-    if source.snapshot == crate::config::SnapshotMode::Initial {
-        tracing::warn!(
-            "snapshot = \"initial\" is not supported by this build yet: existing rows are not \
-             read, only changes from now on"
-        );
+    let mut state = SnapshotState::default();
+    if initial {
+        state.plan_initial(&selected);
     }
     let start = current_position(pool, flavour).await?;
-    tracing::info!(position = %start, "no stored position: streaming from the server's current position");
-    writer.commit(&start, 0).await?;
-    Ok(start)
+    tracing::info!(position = %start, snapshot_jobs = state.jobs.len(), "no stored position: streaming from the server's current position");
+    writer.commit(&start, 0, Some(&state)).await?;
+    Ok((start, state))
 }
 
-async fn finish(mut writer: ChangeWriter, committed: &Position) -> Result<(), SourceError> {
-    writer.commit(committed, 0).await?;
+/// `db.table` of every captured table on the server.
+async fn selected_names(pool: &Pool, source: &SourceConfig) -> Result<Vec<String>, SourceError> {
+    let mut conn = pool.get_conn().await.map_err(SourceError::connect)?;
+    let tables = super::catalog::selected_tables(&mut conn, source)
+        .await
+        .map_err(SourceError::query("information_schema.TABLES"))?;
+    Ok(tables
+        .into_iter()
+        .map(|(d, t)| format!("{d}.{t}"))
+        .collect())
+}
+
+async fn finish(
+    mut writer: ChangeWriter,
+    committed: &Position,
+    snapshot: &SnapshotMerge,
+) -> Result<(), SourceError> {
+    writer.commit(committed, 0, Some(&snapshot.state)).await?;
     tracing::info!(
         position = %committed,
         produced = writer.stats.produced,
@@ -333,6 +383,7 @@ impl Backoff {
 
 /// Follows one connection. `Ok(true)`: shutdown requested; `Ok(false)`: the
 /// server ended the stream.
+#[allow(clippy::too_many_arguments)]
 async fn follow(
     stream: &mut ChangeStream,
     writer: &mut ChangeWriter,
@@ -340,35 +391,60 @@ async fn follow(
     shutdown: &mut watch::Receiver<bool>,
     backoff: &mut Backoff,
     position_tx: &watch::Sender<Position>,
+    snapshot: &mut SnapshotMerge,
 ) -> Result<bool, SourceError> {
     let mut last_save = Instant::now();
     let mut unsaved = false;
     let mut last_ts_ms = 0;
     loop {
-        let item = tokio::select! {
-            biased;
-            _ = shutdown.changed() => return Ok(true),
-            item = stream.next() => item?,
-        };
-        let Some(item) = item else { return Ok(false) };
-        match item {
-            StreamItem::Change(event, order) => {
-                last_ts_ms = event.source.ts_ms;
-                let lag_ms = (crate::kafka::writer::now_ms() - last_ts_ms).max(0);
-                metrics().source_lag_seconds.set(lag_ms as f64 / 1000.0);
-                writer.write(&event, order).await?;
+        if snapshot.has_ready() && stream.at_boundary() {
+            let point = stream.read_point().clone();
+            unsaved |= snapshot.emit(&point, writer).await?;
+        }
+        if let Some(item) = stream.pop() {
+            match item {
+                StreamItem::Change(event, order) => {
+                    last_ts_ms = event.source.ts_ms;
+                    let lag_ms = (crate::kafka::writer::now_ms() - last_ts_ms).max(0);
+                    metrics().source_lag_seconds.set(lag_ms as f64 / 1000.0);
+                    snapshot.observe(&event);
+                    writer.write(&event, order).await?;
+                }
+                StreamItem::Commit(position) => {
+                    *committed = position;
+                    position_tx.send_replace(committed.clone());
+                    unsaved = true;
+                    backoff.reset();
+                }
+                // The server sends heartbeats only when it has nothing newer.
+                StreamItem::Heartbeat => metrics().source_lag_seconds.set(0.0),
             }
-            StreamItem::Commit(position) => {
-                *committed = position;
-                position_tx.send_replace(committed.clone());
-                unsaved = true;
-                backoff.reset();
+        } else {
+            let save_at = last_save + SAVE_EVERY;
+            // Every branch but `handle` is cancel-safe; `handle` runs
+            // outside the select.
+            let event = tokio::select! {
+                biased;
+                _ = shutdown.changed() => return Ok(true),
+                request = snapshot.recv() => {
+                    let point = stream.read_point().clone();
+                    unsaved |= snapshot.handle(request, &point);
+                    None
+                }
+                _ = tokio::time::sleep_until(save_at.into()), if unsaved => None,
+                event = stream.read_event() => match event? {
+                    Some(event) => Some(event),
+                    None => return Ok(false),
+                },
+            };
+            if let Some(event) = event {
+                stream.handle(event).await?;
             }
-            // The server sends heartbeats only when it has nothing newer.
-            StreamItem::Heartbeat => metrics().source_lag_seconds.set(0.0),
         }
         if unsaved && last_save.elapsed() >= SAVE_EVERY {
-            writer.commit(committed, last_ts_ms).await?;
+            writer
+                .commit(committed, last_ts_ms, Some(&snapshot.state))
+                .await?;
             last_save = Instant::now();
             unsaved = false;
         }

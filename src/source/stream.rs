@@ -62,6 +62,8 @@ pub struct ChangeStream {
     /// Decoders for the table ids mapped in the current transaction.
     mapped: HashMap<u64, Arc<TableDecoder>>,
     pending: VecDeque<StreamItem>,
+    /// File and end offset of the last event read.
+    read_point: (String, u64),
 }
 
 impl ChangeStream {
@@ -97,7 +99,30 @@ impl ChangeStream {
             last_commit: from.clone(),
             mapped: HashMap::new(),
             pending: VecDeque::new(),
+            read_point: (from.file.clone(), from.pos),
         }
+    }
+
+    /// The binlog point the stream has read up to.
+    pub fn read_point(&self) -> &(String, u64) {
+        &self.read_point
+    }
+
+    /// Between transactions, with every item handed on: a snapshot chunk
+    /// may be emitted here.
+    pub fn at_boundary(&self) -> bool {
+        self.txn.is_none() && self.pending.is_empty()
+    }
+
+    /// The next item already decoded, if any.
+    pub fn pop(&mut self) -> Option<StreamItem> {
+        self.pending.pop_front()
+    }
+
+    /// The next raw event; cancel-safe, so it may race other futures. Hand
+    /// it to [`handle`](Self::handle), which must not be cancelled.
+    pub async fn read_event(&mut self) -> Result<Option<Event>, SourceError> {
+        self.conn.next_event().await
     }
 
     /// Gives back the catalog (its caches survive a reconnect).
@@ -119,10 +144,15 @@ impl ChangeStream {
         }
     }
 
-    async fn handle(&mut self, event: Event) -> Result<(), SourceError> {
+    pub async fn handle(&mut self, event: Event) -> Result<(), SourceError> {
         let header = event.header();
         let kind = header.event_type_raw();
         let start = u64::from(header.log_pos()).saturating_sub(u64::from(header.event_size()));
+        if kind == ROTATE {
+            self.read_point = (self.conn.file.clone(), 4);
+        } else if header.log_pos() > 0 && kind != HEARTBEAT {
+            self.read_point = (self.conn.file.clone(), u64::from(header.log_pos()));
+        }
         match kind {
             MARIADB_GTID => {
                 let (gtid, flags) = MariaGtid::from_event_body(header.server_id(), event.data())

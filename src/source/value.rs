@@ -18,8 +18,13 @@ pub fn zero_dates_total() -> u64 {
 }
 
 fn zero_date() -> Value {
-    ZERO_DATES.fetch_add(1, Ordering::Relaxed);
+    count_zero_date();
     Value::Null
+}
+
+/// Counts one zero date written as NULL (the stream's and the snapshot's).
+pub fn count_zero_date() {
+    ZERO_DATES.fetch_add(1, Ordering::Relaxed);
 }
 
 /// The bytes of one non-NULL field, advancing the cursor past it.

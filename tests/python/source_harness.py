@@ -507,6 +507,7 @@ class SourceCase:
         name: Optional[str] = None,
         filename: str = "connector.toml",
         extra_source: str = "",
+        snapshot: str = "never",
     ) -> pathlib.Path:
         tables = tables or [f"{self.db}.*"]
         lines = [
@@ -517,7 +518,7 @@ class SourceCase:
             'password_env = "BINLAKE_MYSQL_PASSWORD"',
             f"server_id = {self.server_id}",
             f"tables = [{', '.join(_toml_str(t) for t in tables)}]",
-            'snapshot = "never"',
+            f"snapshot = {_toml_str(snapshot)}",
             'heartbeat = "1s"',
         ]
         if exclude_tables:

@@ -23,7 +23,10 @@ pub enum DvError {
 /// from its descriptor's `pathOrInlineDv` (optional prefix + z85 UUID).
 pub fn relative_path(d: &DeletionVectorDescriptor) -> Result<String, DvError> {
     if d.storage_type != StorageType::UuidRelativePath {
-        return Err(DvError::Storage(d.path_or_inline_dv.clone(), d.storage_type));
+        return Err(DvError::Storage(
+            d.path_or_inline_dv.clone(),
+            d.storage_type,
+        ));
     }
     let s = &d.path_or_inline_dv;
     if s.len() < 20 {
@@ -57,7 +60,9 @@ pub fn parse(file: &[u8], d: &DeletionVectorDescriptor) -> Result<RoaringTreemap
         reason: reason.into(),
     };
     let offset = d.offset.unwrap_or(1) as usize;
-    let size_at = file.get(offset..offset + 4).ok_or_else(|| corrupt("truncated"))?;
+    let size_at = file
+        .get(offset..offset + 4)
+        .ok_or_else(|| corrupt("truncated"))?;
     let size = u32::from_be_bytes([size_at[0], size_at[1], size_at[2], size_at[3]]) as usize;
     let body = file
         .get(offset + 4..offset + 4 + size)

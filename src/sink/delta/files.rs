@@ -59,7 +59,12 @@ pub fn stats_json(batch: &RecordBatch) -> Json {
         let name = field.name().clone();
         nulls.insert(name.clone(), json!(col.null_count()));
         let bounds = match col.data_type() {
-            DataType::Int32 => int_bounds(col.as_primitive::<Int32Type>().iter().flatten().map(i64::from)),
+            DataType::Int32 => int_bounds(
+                col.as_primitive::<Int32Type>()
+                    .iter()
+                    .flatten()
+                    .map(i64::from),
+            ),
             DataType::Int64 => int_bounds(col.as_primitive::<Int64Type>().iter().flatten()),
             DataType::Date32 => date_bounds(col.as_primitive::<Date32Type>().iter().flatten()),
             DataType::Utf8 => string_bounds(col.as_string::<i32>().iter().flatten()),
@@ -120,7 +125,8 @@ fn string_bounds<'a>(values: impl Iterator<Item = &'a str>) -> Option<(Json, Jso
 /// than the live rows, which `tightBounds: false` tells readers.
 pub fn loosen_stats(stats: Option<&str>) -> Option<String> {
     let mut v: Json = serde_json::from_str(stats?).ok()?;
-    v.as_object_mut()?.insert("tightBounds".into(), json!(false));
+    v.as_object_mut()?
+        .insert("tightBounds".into(), json!(false));
     Some(v.to_string())
 }
 
@@ -143,7 +149,11 @@ mod tests {
             vec![
                 Arc::new(Int64Array::from(vec![Some(5), None, Some(-2)])),
                 Arc::new(StringArray::from(vec!["b", "a", "c"])),
-                Arc::new(StringArray::from(vec!["x".repeat(40), "y".into(), "z".into()])),
+                Arc::new(StringArray::from(vec![
+                    "x".repeat(40),
+                    "y".into(),
+                    "z".into(),
+                ])),
             ],
         )
         .unwrap();

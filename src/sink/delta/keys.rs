@@ -70,8 +70,7 @@ impl FileKeys {
         let (mut i, mut j) = (0usize, 0usize);
         while i < self.rows.len() || j < order.len() {
             let take_old = j >= order.len()
-                || (i < self.rows.len()
-                    && self.key(i) <= rows.row(order[j] as usize).as_ref());
+                || (i < self.rows.len() && self.key(i) <= rows.row(order[j] as usize).as_ref());
             if take_old {
                 new.push(self.key(i), self.rows[i]);
                 i += 1;
@@ -160,11 +159,22 @@ mod tests {
     fn finds_rows_by_key_across_appends() {
         let enc = KeyEncoder::new(vec!["id".into()], vec![DataType::Int64]).unwrap();
         let mut keys = FileKeys::default();
-        keys.append(&enc.encode(&batch(&[30, 10, 20], &["c", "a", "b"])).unwrap(), 0);
+        keys.append(
+            &enc.encode(&batch(&[30, 10, 20], &["c", "a", "b"])).unwrap(),
+            0,
+        );
         keys.append(&enc.encode(&batch(&[15, 40], &["x", "y"])).unwrap(), 3);
-        let probe = enc.encode(&batch(&[20, 15, 99, -1], &["", "", "", ""])).unwrap();
-        assert_eq!(keys.find(probe.row(0).as_ref()).collect::<Vec<_>>(), vec![2]);
-        assert_eq!(keys.find(probe.row(1).as_ref()).collect::<Vec<_>>(), vec![3]);
+        let probe = enc
+            .encode(&batch(&[20, 15, 99, -1], &["", "", "", ""]))
+            .unwrap();
+        assert_eq!(
+            keys.find(probe.row(0).as_ref()).collect::<Vec<_>>(),
+            vec![2]
+        );
+        assert_eq!(
+            keys.find(probe.row(1).as_ref()).collect::<Vec<_>>(),
+            vec![3]
+        );
         assert_eq!(keys.find(probe.row(2).as_ref()).count(), 0);
         assert_eq!(keys.find(probe.row(3).as_ref()).count(), 0);
         let lo = enc.encode(&batch(&[10], &[""])).unwrap();
@@ -182,8 +192,14 @@ mod tests {
         .unwrap();
         let mut keys = FileKeys::default();
         // id arrives as Int64 and is cast to the table's Int32.
-        keys.append(&enc.encode(&batch(&[1, 2, 1], &["a", "a", "b"])).unwrap(), 0);
+        keys.append(
+            &enc.encode(&batch(&[1, 2, 1], &["a", "a", "b"])).unwrap(),
+            0,
+        );
         let probe = enc.encode(&batch(&[1], &["b"])).unwrap();
-        assert_eq!(keys.find(probe.row(0).as_ref()).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(
+            keys.find(probe.row(0).as_ref()).collect::<Vec<_>>(),
+            vec![2]
+        );
     }
 }

@@ -36,15 +36,15 @@ use deltalake::parquet::errors::ParquetError;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::table::state::DeltaTableState;
 use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError, Path};
-use object_store::ObjectStoreExt;
 use futures_util::TryStreamExt;
+use object_store::ObjectStoreExt;
 use roaring::RoaringTreemap;
 use thiserror::Error;
 use url::Url;
 
 use self::dv::{DvError, DvFile};
-use crate::kafka::writer::now_ms;
 use self::keys::{FileKeys, KeyEncoder};
+use crate::kafka::writer::now_ms;
 
 #[derive(Debug, Error)]
 pub enum TableError {
@@ -176,7 +176,10 @@ mod tests {
         let cwd = std::env::current_dir().unwrap();
         let rel = table_url("file://./d/t").unwrap();
         assert_eq!(rel.to_file_path().unwrap(), cwd.join("d/t"));
-        assert_eq!(table_url("d/t").unwrap().to_file_path().unwrap(), cwd.join("d/t"));
+        assert_eq!(
+            table_url("d/t").unwrap().to_file_path().unwrap(),
+            cwd.join("d/t")
+        );
     }
 }
 
@@ -187,11 +190,9 @@ impl TableTarget {
         let uri = table_url(location)?;
         if uri.scheme() == "file" {
             if let Ok(p) = uri.to_file_path() {
-                std::fs::create_dir_all(&p).map_err(|e| {
-                    TableError::Delta {
-                        uri: uri.to_string(),
-                        source: DeltaTableError::Generic(format!("cannot create directory: {e}")),
-                    }
+                std::fs::create_dir_all(&p).map_err(|e| TableError::Delta {
+                    uri: uri.to_string(),
+                    source: DeltaTableError::Generic(format!("cannot create directory: {e}")),
                 })?;
             }
         }
@@ -341,7 +342,11 @@ impl TableTarget {
     /// Creates the table with `schema`: protocol 3/7 with timestamp_ntz and,
     /// when `deletion_vectors`, deletion vectors (readers that lack them,
     /// such as pyarrow datasets, need `false`).
-    pub async fn create(&mut self, schema: SchemaRef, deletion_vectors: bool) -> Result<(), TableError> {
+    pub async fn create(
+        &mut self,
+        schema: SchemaRef,
+        deletion_vectors: bool,
+    ) -> Result<(), TableError> {
         let delta_schema = StructType::try_from_arrow(schema.as_ref())
             .map_err(|e| TableError::delta(&self.uri, DeltaTableError::Arrow { source: e }))?;
         let features: &[&str] = if deletion_vectors {
@@ -392,7 +397,10 @@ impl TableTarget {
     /// The table schema extended by columns of `incoming` it lacks (new
     /// source columns become nullable columns; files written before have
     /// none and read as null). `None` when nothing is new.
-    pub fn evolve(&self, incoming: &[(String, deltalake::arrow::datatypes::DataType)]) -> Result<Option<SchemaRef>, TableError> {
+    pub fn evolve(
+        &self,
+        incoming: &[(String, deltalake::arrow::datatypes::DataType)],
+    ) -> Result<Option<SchemaRef>, TableError> {
         let Some(current) = &self.schema else {
             return Ok(None);
         };
@@ -425,16 +433,21 @@ impl TableTarget {
     /// Builds (once) the key index of every live file.
     async fn ensure_index(&mut self, key: &[String]) -> Result<(), TableError> {
         let schema = self.schema.clone().ok_or_else(|| {
-            TableError::delta(&self.uri, DeltaTableError::Generic("table not created".into()))
+            TableError::delta(
+                &self.uri,
+                DeltaTableError::Generic("table not created".into()),
+            )
         })?;
         let same = self.keys.as_ref().is_some_and(|k| k.names() == key);
         if !same {
             let mut types = Vec::with_capacity(key.len());
             for k in key {
-                let f = schema.field_with_name(k).map_err(|_| TableError::NoKeyColumn {
-                    uri: self.uri.to_string(),
-                    column: k.clone(),
-                })?;
+                let f = schema
+                    .field_with_name(k)
+                    .map_err(|_| TableError::NoKeyColumn {
+                        uri: self.uri.to_string(),
+                        column: k.clone(),
+                    })?;
                 types.push(f.data_type().clone());
             }
             self.keys = Some(KeyEncoder::new(key.to_vec(), types)?);
@@ -452,7 +465,11 @@ impl TableTarget {
     }
 
     /// Writes `batch` as a new data file and returns its `add` action.
-    async fn write_data_file(&self, batch: &RecordBatch, data_change: bool) -> Result<Add, TableError> {
+    async fn write_data_file(
+        &self,
+        batch: &RecordBatch,
+        data_change: bool,
+    ) -> Result<Add, TableError> {
         let bytes = files::parquet_bytes(batch)?;
         let size = bytes.len();
         let name = files::new_file_name();
@@ -464,7 +481,10 @@ impl TableTarget {
     }
 
     async fn read_keys(&self, add: &Add) -> Result<FileKeys, TableError> {
-        let enc = self.keys.as_ref().expect("key encoder set before reading keys");
+        let enc = self
+            .keys
+            .as_ref()
+            .expect("key encoder set before reading keys");
         let builder = ParquetRecordBatchStreamBuilder::new(self.reader(add)).await?;
         let mask = ProjectionMask::columns(
             builder.parquet_schema(),
@@ -643,7 +663,11 @@ impl TableTarget {
                 Some(a) => {
                     let f = &mut self.files[*fi];
                     f.add = a.clone();
-                    f.dv = merged.iter().find(|(i, _)| i == fi).map(|(_, d)| d.clone()).unwrap_or_default();
+                    f.dv = merged
+                        .iter()
+                        .find(|(i, _)| i == fi)
+                        .map(|(_, d)| d.clone())
+                        .unwrap_or_default();
                 }
                 None => {
                     self.files[*fi].rows = 0;
@@ -672,7 +696,11 @@ impl TableTarget {
     }
 
     /// The live rows of file `i` (its deletion vector applied), in `schema`.
-    async fn live_rows_of(&self, i: usize, schema: &SchemaRef) -> Result<Vec<RecordBatch>, TableError> {
+    async fn live_rows_of(
+        &self,
+        i: usize,
+        schema: &SchemaRef,
+    ) -> Result<Vec<RecordBatch>, TableError> {
         self.rows_without(i, &RoaringTreemap::new(), schema).await
     }
 
@@ -711,7 +739,6 @@ impl TableTarget {
         }
         Ok(out)
     }
-
 }
 
 fn remove_of(add: &Add, data_change: bool, now: i64) -> Remove {

@@ -20,7 +20,11 @@ impl TableTarget {
     /// large file with more than a third of its rows deleted. (Small files
     /// wait for the first rule, so small tables are not rewritten per batch.)
     pub fn needs_compaction(&self) -> bool {
-        let small = self.files.iter().filter(|f| f.rows < SMALL_FILE_ROWS).count();
+        let small = self
+            .files
+            .iter()
+            .filter(|f| f.rows < SMALL_FILE_ROWS)
+            .count();
         small >= 8 || self.files.iter().any(mostly_deleted)
     }
 
@@ -107,16 +111,16 @@ impl TableTarget {
             .update_state()
             .await
             .map_err(|e| TableError::delta(&self.uri, e))?;
-        let retention = chrono::Duration::from_std(retention)
-            .unwrap_or_else(|_| chrono::Duration::days(7));
+        let retention =
+            chrono::Duration::from_std(retention).unwrap_or_else(|_| chrono::Duration::days(7));
         let (table, metrics) = self
             .table
             .clone()
             .vacuum()
             .with_retention_period(retention)
-        .with_enforce_retention_duration(false)
-        .await
-        .map_err(|e| TableError::delta(&self.uri, e))?;
+            .with_enforce_retention_duration(false)
+            .await
+            .map_err(|e| TableError::delta(&self.uri, e))?;
         self.table = table;
         Ok(metrics.files_deleted.len())
     }

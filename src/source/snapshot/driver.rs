@@ -1,0 +1,247 @@
+//! Runs snapshot jobs beside the stream: up to `snapshot_parallelism` tables
+//! at once, each read chunk after chunk, every chunk framed by a window the
+//! stream keeps (see [`super::window`]). The stream task owns the windows,
+//! the emission and the stored progress; this task only reads.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Pool;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinSet;
+
+use super::chunk::{self, BinlogPoint};
+use super::progress::{self, Progress};
+use super::state::Job;
+use super::table;
+use super::window::ReadyChunk;
+use crate::config::SourceConfig;
+use crate::source::binlog::Flavour;
+use crate::source::position::compare_file_pos;
+use crate::source::SourceError;
+
+/// What the snapshot asks of the stream task.
+#[derive(Debug)]
+pub enum Request {
+    /// Open a window on `db.table`; the reply is its id and the stream's
+    /// point when it opened.
+    Open {
+        db: String,
+        table: String,
+        reply: oneshot::Sender<(u64, BinlogPoint)>,
+    },
+    Close(u64),
+    Ready(ReadyChunk),
+    /// A signal was read: store its offset, and its job if it has one.
+    Signal {
+        offset: i64,
+        job: Option<Job>,
+    },
+    /// The job cannot run; drop it from the stored progress.
+    Abandon {
+        job: String,
+        error: String,
+    },
+}
+
+#[derive(Clone)]
+pub struct Reader {
+    pub pool: Pool,
+    pub flavour: Flavour,
+    pub config: Arc<SourceConfig>,
+    pub requests: mpsc::Sender<Request>,
+}
+
+/// Reads every job in `queue`, then those `signals` bring, until the stream
+/// task goes away.
+pub async fn run(
+    reader: Reader,
+    mut queue: VecDeque<Job>,
+    mut signals: mpsc::Receiver<(i64, Option<Job>)>,
+) {
+    let progress = Progress::new();
+    let queued = Arc::new(AtomicU64::new(queue.len() as u64));
+    let (done_tx, done_rx) = watch::channel(false);
+    let mut reporter = None;
+    let mut running: JoinSet<(Job, Result<(), SourceError>)> = JoinSet::new();
+    let parallelism = reader.config.snapshot_parallelism;
+    let mut signals_open = true;
+    loop {
+        while running.len() < parallelism {
+            let Some(job) = queue.pop_front() else { break };
+            queued.store(queue.len() as u64, Ordering::Relaxed);
+            if reporter.is_none() {
+                let q = queued.clone();
+                let _ = done_tx.send(false);
+                reporter = Some(tokio::spawn(progress::report(
+                    progress.clone(),
+                    move || q.load(Ordering::Relaxed),
+                    done_rx.clone(),
+                )));
+            }
+            let (r, p) = (reader.clone(), progress.clone());
+            running.spawn(async move {
+                let result = run_job(&r, &job, &p).await;
+                (job, result)
+            });
+        }
+        if running.is_empty() {
+            if let Some(handle) = reporter.take() {
+                let _ = done_tx.send(true);
+                let _ = handle.await;
+                let s = progress.summary(0);
+                tracing::info!(rows = s.rows, chunks = s.chunks, "snapshot jobs finished");
+            }
+            if !signals_open {
+                return;
+            }
+        }
+        tokio::select! {
+            Some(joined) = running.join_next(), if !running.is_empty() => {
+                let Ok((job, result)) = joined else { continue };
+                progress.job_finished(&job.id);
+                if let Err(e) = result {
+                    tracing::error!(table = %job.table, job = %job.id, error = %e, "snapshot job abandoned");
+                    let _ = reader.requests.send(Request::Abandon { job: job.id.clone(), error: e.to_string() }).await;
+                }
+            }
+            signal = signals.recv(), if signals_open => match signal {
+                Some((offset, job)) => {
+                    if reader.requests.send(Request::Signal { offset, job: job.clone() }).await.is_err() {
+                        return;
+                    }
+                    if let Some(job) = job {
+                        queue.push_back(job);
+                        queued.store(queue.len() as u64, Ordering::Relaxed);
+                    }
+                }
+                None => signals_open = false,
+            },
+            _ = reader.requests.closed() => return,
+        }
+    }
+}
+
+/// The stream task stopped: end quietly.
+fn gone<T>(_: T) -> SourceError {
+    SourceError::Snapshot("the source is stopping".into())
+}
+
+async fn run_job(r: &Reader, job: &Job, progress: &Progress) -> Result<(), SourceError> {
+    let (db, name) = job
+        .table
+        .split_once('.')
+        .ok_or_else(|| SourceError::Snapshot(format!("`{}` is not DB.TABLE", job.table)))?;
+    let mut delay = Duration::from_millis(500);
+    let t = loop {
+        match table::load(&r.pool, r.flavour, &r.config, db, name).await {
+            Ok(t) => break Arc::new(t),
+            Err(e) if e.is_transient() => {
+                tracing::warn!(table = %job.table, error = %e, "snapshot cannot read the table's shape; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(30));
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    progress.job_started(
+        &job.id,
+        &job.table,
+        estimate(&r.pool, db, name).await,
+        job.rows,
+    );
+    tracing::info!(table = %job.table, job = %job.id, predicate = job.predicate.as_deref().unwrap_or(""), resume_after = ?job.after, "snapshot of table started");
+    let limit = r.config.snapshot_chunk_rows;
+    let mut after = job.after.clone();
+    let mut pending: Option<oneshot::Receiver<()>> = None;
+    loop {
+        let (reply, opened) = oneshot::channel();
+        r.requests
+            .send(Request::Open {
+                db: t.schema.db.clone(),
+                table: t.schema.table.clone(),
+                reply,
+            })
+            .await
+            .map_err(gone)?;
+        let (window, opened_at) = opened.await.map_err(gone)?;
+        let mut delay = Duration::from_millis(200);
+        let chunk = loop {
+            match chunk::read(
+                &r.pool,
+                r.flavour,
+                &t,
+                after.as_deref(),
+                job.predicate.as_deref(),
+                limit,
+            )
+            .await
+            {
+                // The read missed a transaction the stream had already
+                // passed (written to the binlog, not yet visible): read again.
+                Ok(c)
+                    if compare_file_pos((&c.high.0, c.high.1), (&opened_at.0, opened_at.1))
+                        .is_lt() =>
+                {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                Ok(c) => break c,
+                Err(e @ SourceError::Snapshot(_)) => {
+                    let _ = r.requests.send(Request::Close(window)).await;
+                    return Err(e);
+                }
+                Err(e) => {
+                    tracing::warn!(table = %job.table, error = %e, retry_in = ?delay, "snapshot chunk read failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(30));
+                }
+            }
+        };
+        // At most two chunks per job in memory: one read, one being emitted.
+        if let Some(ack) = pending.take() {
+            ack.await.map_err(gone)?;
+        }
+        let last = chunk.exhausted;
+        let rows = chunk.rows.len() as u64;
+        if chunk.last_key.is_some() {
+            after = chunk.last_key.clone();
+        }
+        let (ack, acked) = oneshot::channel();
+        r.requests
+            .send(Request::Ready(ReadyChunk {
+                window,
+                job: job.id.clone(),
+                schema: t.schema.clone(),
+                chunk,
+                last,
+                initial: job.initial,
+                ack,
+            }))
+            .await
+            .map_err(gone)?;
+        progress.chunk_read(&job.id, rows);
+        if last {
+            acked.await.map_err(gone)?;
+            tracing::info!(table = %job.table, job = %job.id, "snapshot of table finished");
+            return Ok(());
+        }
+        pending = Some(acked);
+    }
+}
+
+/// information_schema's row estimate, for progress only.
+async fn estimate(pool: &Pool, db: &str, table: &str) -> u64 {
+    let r: Result<Option<Option<u64>>, mysql_async::Error> = async {
+        let mut conn = pool.get_conn().await?;
+        conn.exec_first(
+            "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+            (db, table),
+        )
+        .await
+    }
+    .await;
+    r.ok().flatten().flatten().unwrap_or(0)
+}

@@ -1,0 +1,190 @@
+//! The stream task's side of the snapshot: answers the driver's requests,
+//! keeps the windows, emits reached chunks as `op = "r"` events between
+//! transactions and keeps the progress that is stored with the position.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::driver::{self, Reader, Request};
+use super::signal;
+use super::state::SnapshotState;
+use super::window::Windows;
+use crate::config::Connector;
+use crate::event::{ChangeEvent, Op, SnapshotMarker, SourceInfo};
+use crate::kafka::writer::ChangeWriter;
+use crate::metrics::metrics;
+use crate::source::binlog::Flavour;
+use crate::source::position::ChangeOrder;
+use crate::source::SourceError;
+
+pub struct SnapshotMerge {
+    name: String,
+    pub state: SnapshotState,
+    windows: Windows,
+    requests: mpsc::Receiver<Request>,
+    driver: JoinHandle<()>,
+    /// Last order index given to a snapshot row; rows take orders just
+    /// below the next transaction's, so a restart's dedup keeps them in
+    /// line with the stream.
+    last_index: u64,
+}
+
+impl Drop for SnapshotMerge {
+    fn drop(&mut self) {
+        self.driver.abort();
+    }
+}
+
+impl SnapshotMerge {
+    /// Starts the driver on the stored jobs and the signal follower.
+    pub fn start(
+        connector: &Arc<Connector>,
+        pool: mysql_async::Pool,
+        flavour: Flavour,
+        state: SnapshotState,
+    ) -> Option<Self> {
+        let source = Arc::new(connector.source.clone()?);
+        let (req_tx, requests) = mpsc::channel(64);
+        let (sig_tx, sig_rx) = mpsc::channel(16);
+        let reader = Reader {
+            pool,
+            flavour,
+            config: source,
+            requests: req_tx,
+        };
+        let queue: VecDeque<_> = state.jobs.iter().cloned().collect();
+        let driver = tokio::spawn(driver::run(reader, queue, sig_rx));
+        let c = connector.clone();
+        let from = state.signal_offset;
+        tokio::task::spawn_blocking(move || signal::follow(&c, from, sig_tx));
+        Some(SnapshotMerge {
+            name: connector.name.clone(),
+            state,
+            windows: Windows::default(),
+            requests,
+            driver,
+            last_index: 0,
+        })
+    }
+
+    /// The driver's next request (never ends while the driver lives).
+    pub async fn recv(&mut self) -> Request {
+        match self.requests.recv().await {
+            Some(r) => r,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Applies a request; true when the stored progress changed.
+    pub fn handle(&mut self, request: Request, read_point: &(String, u64)) -> bool {
+        match request {
+            Request::Open { db, table, reply } => {
+                let id = self.windows.open(&db, &table);
+                if reply.send((id, read_point.clone())).is_err() {
+                    self.windows.close(id);
+                }
+                false
+            }
+            Request::Close(id) => {
+                self.windows.close(id);
+                false
+            }
+            Request::Ready(chunk) => {
+                self.windows.add_ready(chunk);
+                false
+            }
+            Request::Signal { offset, job } => {
+                self.state.signal_offset = self.state.signal_offset.max(offset + 1);
+                if let Some(job) = job {
+                    self.state.jobs.push(job);
+                }
+                true
+            }
+            Request::Abandon { job, error } => {
+                tracing::error!(job, error, "snapshot job dropped");
+                self.state.abandon(&job);
+                true
+            }
+        }
+    }
+
+    /// Records a streamed change for the open windows.
+    pub fn observe(&mut self, event: &ChangeEvent) {
+        self.windows.observe(event);
+    }
+
+    pub fn has_ready(&self) -> bool {
+        self.windows.has_ready()
+    }
+
+    /// Emits every chunk the stream has reached. Call only between
+    /// transactions. True when the stored progress changed.
+    pub async fn emit(
+        &mut self,
+        read_point: &(String, u64),
+        writer: &mut ChangeWriter,
+    ) -> Result<bool, SourceError> {
+        let reached = self.windows.take_reached(read_point);
+        if reached.is_empty() {
+            return Ok(false);
+        }
+        for (ready, rows) in reached {
+            let n = rows.len();
+            let table = ready.schema.qualified_name();
+            for (i, row) in rows.into_iter().enumerate() {
+                let marker = if ready.last && ready.initial && i + 1 == n {
+                    SnapshotMarker::Last
+                } else {
+                    SnapshotMarker::True
+                };
+                let event = ChangeEvent {
+                    table: ready.schema.clone(),
+                    op: Op::Read,
+                    before: None,
+                    after: Some(row),
+                    source: SourceInfo {
+                        name: self.name.clone(),
+                        ts_ms: ready.chunk.read_ts_ms,
+                        snapshot: marker,
+                        file: ready.chunk.high.0.clone(),
+                        pos: ready.chunk.high.1,
+                        row: i as u32,
+                        ..SourceInfo::default()
+                    },
+                    transaction: None,
+                };
+                // Unique across restarts too: a re-read chunk is never
+                // mistaken for a record Kafka already holds.
+                self.last_index = (self.last_index + 1).max(now_micros());
+                let order = ChangeOrder::new(
+                    &read_point.0,
+                    read_point.1.saturating_sub(1),
+                    self.last_index,
+                );
+                writer.write(&event, order).await?;
+            }
+            metrics()
+                .snapshot_rows_total
+                .with_label_values(&[&table])
+                .inc_by(n as u64);
+            self.state.chunk_emitted(
+                &ready.job,
+                ready.chunk.last_key.clone(),
+                n as u64,
+                ready.last,
+            );
+            let _ = ready.ack.send(());
+        }
+        Ok(true)
+    }
+}
+
+fn now_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}

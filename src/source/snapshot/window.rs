@@ -1,0 +1,244 @@
+//! The watermark bookkeeping that merges chunks into the stream (DBLog).
+//!
+//! Before a chunk is read, a window opens at the stream's current point and
+//! records the key of every change to that table the stream passes from
+//! then on. The chunk, consistent with some binlog point `high`, is emitted
+//! once the stream has read up to `high` and stands between transactions,
+//! minus every key the window saw change: the stream already carried those
+//! rows, at least as new as the chunk's. What is left had no change between
+//! the read and the emission, so the chunk's image is the row's current one.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+
+use super::chunk::{BinlogPoint, Chunk};
+use crate::event::{ChangeEvent, Row, TableSchema, Value};
+use crate::source::position::compare_file_pos;
+
+/// A chunk read and waiting for the stream to reach its high watermark.
+#[derive(Debug)]
+pub struct ReadyChunk {
+    pub window: u64,
+    pub job: String,
+    pub schema: Arc<TableSchema>,
+    pub chunk: Chunk,
+    /// The last chunk of its job.
+    pub last: bool,
+    /// Marks the job's final row `snapshot = "last"`.
+    pub initial: bool,
+    /// Told once the chunk's rows are handed to Kafka.
+    pub ack: oneshot::Sender<()>,
+}
+
+struct Window {
+    id: u64,
+    db: String,
+    table: String,
+    changed: HashSet<Vec<u8>>,
+}
+
+#[derive(Default)]
+pub struct Windows {
+    next_id: u64,
+    open: Vec<Window>,
+    ready: Vec<ReadyChunk>,
+}
+
+impl Windows {
+    /// Opens a window for `db.table`; changes seen from now on are recorded.
+    pub fn open(&mut self, db: &str, table: &str) -> u64 {
+        self.next_id += 1;
+        self.open.push(Window {
+            id: self.next_id,
+            db: db.to_string(),
+            table: table.to_string(),
+            changed: HashSet::new(),
+        });
+        self.next_id
+    }
+
+    pub fn close(&mut self, id: u64) {
+        self.open.retain(|w| w.id != id);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.open.is_empty() && self.ready.is_empty()
+    }
+
+    /// Records the key a streamed change touched.
+    pub fn observe(&mut self, event: &ChangeEvent) {
+        if self.open.is_empty() {
+            return;
+        }
+        let schema = &event.table;
+        let mut key = None;
+        for w in self
+            .open
+            .iter_mut()
+            .filter(|w| w.table == schema.table && w.db == schema.db)
+        {
+            let k = key.get_or_insert_with(|| event.key_row().map(|r| key_bytes(schema, r)));
+            if let Some(k) = k {
+                w.changed.insert(k.clone());
+            }
+        }
+    }
+
+    pub fn add_ready(&mut self, chunk: ReadyChunk) {
+        self.ready.push(chunk);
+    }
+
+    /// Whether a chunk waits for the stream.
+    pub fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
+    /// The chunks whose high watermark the stream has read past, in arrival
+    /// order, each with the rows to emit; their windows close. Call only
+    /// between transactions.
+    pub fn take_reached(&mut self, read: &BinlogPoint) -> Vec<(ReadyChunk, Vec<Row>)> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < self.ready.len() {
+            let high = &self.ready[i].chunk.high;
+            if compare_file_pos((&read.0, read.1), (&high.0, high.1)).is_lt() {
+                i += 1;
+                continue;
+            }
+            let mut ready = self.ready.remove(i);
+            let rows = std::mem::take(&mut ready.chunk.rows);
+            let changed = self
+                .open
+                .iter()
+                .position(|w| w.id == ready.window)
+                .map(|p| self.open.remove(p).changed)
+                .unwrap_or_default();
+            let rows = rows
+                .into_iter()
+                .filter(|r| !changed.contains(&key_bytes(&ready.schema, r)))
+                .collect();
+            out.push((ready, rows));
+        }
+        out
+    }
+}
+
+/// A key as comparable bytes: one tagged, length-framed field per column.
+pub fn key_bytes(schema: &TableSchema, row: &Row) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16);
+    for &i in &schema.key {
+        let v = row.get(i).unwrap_or(&Value::Null);
+        let (tag, body): (u8, Vec<u8>) = match v {
+            Value::Null => (0, vec![]),
+            Value::Boolean(b) => (1, vec![u8::from(*b)]),
+            Value::Int(x) => (2, i64::from(*x).to_be_bytes().to_vec()),
+            Value::Long(x) => (2, x.to_be_bytes().to_vec()),
+            Value::Float(x) => (3, f64::from(*x).to_bits().to_be_bytes().to_vec()),
+            Value::Double(x) => (3, x.to_bits().to_be_bytes().to_vec()),
+            Value::Decimal(x) => (4, x.to_be_bytes().to_vec()),
+            Value::String(s) => (5, s.as_bytes().to_vec()),
+            Value::Bytes(b) => (6, b.clone()),
+            Value::Date(x) => (7, x.to_be_bytes().to_vec()),
+            Value::DateTime(x) | Value::Timestamp(x) | Value::Time(x) => {
+                (8, x.to_be_bytes().to_vec())
+            }
+        };
+        out.push(tag);
+        out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        out.extend_from_slice(&body);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Column, ColumnType, Op, SourceInfo};
+
+    fn schema() -> Arc<TableSchema> {
+        let col = |n: &str| Column {
+            name: n.into(),
+            data_type: ColumnType::Int,
+            nullable: false,
+            source_type: "int".into(),
+        };
+        Arc::new(TableSchema {
+            db: "d".into(),
+            table: "t".into(),
+            columns: vec![col("id"), col("v")],
+            key: vec![0],
+        })
+    }
+
+    fn change(op: Op, id: i32) -> ChangeEvent {
+        let row = vec![Value::Int(id), Value::Int(0)];
+        ChangeEvent {
+            table: schema(),
+            op,
+            before: (op == Op::Delete).then(|| row.clone()),
+            after: (op != Op::Delete).then_some(row),
+            source: SourceInfo::default(),
+            transaction: None,
+        }
+    }
+
+    fn ready(window: u64, ids: &[i32], high: u64) -> (ReadyChunk, oneshot::Receiver<()>) {
+        let (ack, rx) = oneshot::channel();
+        let chunk = Chunk {
+            rows: ids
+                .iter()
+                .map(|&i| vec![Value::Int(i), Value::Int(1)])
+                .collect(),
+            last_key: None,
+            high: ("b.000001".into(), high),
+            exhausted: false,
+            read_ts_ms: 0,
+        };
+        let r = ReadyChunk {
+            window,
+            job: "j".into(),
+            schema: schema(),
+            chunk,
+            last: false,
+            initial: true,
+            ack,
+        };
+        (r, rx)
+    }
+
+    #[test]
+    fn rows_changed_while_the_window_was_open_give_way_to_the_stream() {
+        let mut w = Windows::default();
+        w.observe(&change(Op::Update, 1)); // before the window: kept
+        let id = w.open("d", "t");
+        w.observe(&change(Op::Update, 2));
+        w.observe(&change(Op::Delete, 3));
+        let (r, _rx) = ready(id, &[1, 2, 3, 4], 500);
+        w.add_ready(r);
+        w.observe(&change(Op::Create, 4)); // after the read, before emission
+        assert!(w.take_reached(&("b.000001".into(), 499)).is_empty());
+        let out = w.take_reached(&("b.000001".into(), 500));
+        assert_eq!(out.len(), 1);
+        let ids: Vec<&Value> = out[0].1.iter().map(|r| &r[0]).collect();
+        assert_eq!(ids, vec![&Value::Int(1)]);
+        assert!(w.is_empty());
+    }
+
+    #[test]
+    fn a_later_binlog_file_is_past_the_watermark_and_other_tables_do_not_count() {
+        let mut w = Windows::default();
+        let id = w.open("d", "t");
+        let mut other = change(Op::Update, 2);
+        other.table = Arc::new(TableSchema {
+            table: "u".into(),
+            ..(*schema()).clone()
+        });
+        w.observe(&other);
+        let (r, _rx) = ready(id, &[2], 900);
+        w.add_ready(r);
+        let out = w.take_reached(&("b.000002".into(), 4));
+        assert_eq!(out[0].1.len(), 1);
+    }
+}
