@@ -29,6 +29,7 @@ pub struct Metrics {
     pub sink_delta_version: IntGaugeVec,
     pub sink_dead_letters_total: IntCounterVec,
     pub end_to_end_lag_seconds: GaugeVec,
+    pub errors_total: IntCounterVec,
     pub snapshot_rows_total: IntCounterVec,
     pub snapshot_chunks_total: IntCounter,
     pub snapshot_tables_remaining: IntGauge,
@@ -99,6 +100,13 @@ impl Metrics {
                 ),
                 &["table"],
             )?,
+            errors_total: IntCounterVec::new(
+                Opts::new(
+                    "binlake_errors_total",
+                    "Errors binlake recovered from by retrying (stage: source, snapshot, sink; kind: what failed)",
+                ),
+                &["stage", "kind"],
+            )?,
             snapshot_rows_total: IntCounterVec::new(
                 Opts::new("binlake_snapshot_rows_total", "Snapshot rows handed to Kafka"),
                 &["table"],
@@ -139,6 +147,7 @@ impl Metrics {
             .register(Box::new(m.sink_dead_letters_total.clone()))?;
         m.registry
             .register(Box::new(m.end_to_end_lag_seconds.clone()))?;
+        m.registry.register(Box::new(m.errors_total.clone()))?;
         m.registry
             .register(Box::new(m.snapshot_rows_total.clone()))?;
         m.registry
@@ -148,6 +157,11 @@ impl Metrics {
         m.registry
             .register(Box::new(m.snapshot_seconds_remaining.clone()))?;
         Ok(m)
+    }
+
+    /// Counts one error that was retried.
+    pub fn error(&self, stage: &str, kind: &str) {
+        self.errors_total.with_label_values(&[stage, kind]).inc();
     }
 
     /// Marks the process connected and streaming (or not).

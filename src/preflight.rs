@@ -120,6 +120,9 @@ async fn mysql(connector: &Connector, selected: &mut Vec<(String, String)>) -> V
                 ));
             }
         }
+        out.extend(gtid_mode(&mut conn).await);
+        out.extend(retention(connector, &mut conn).await);
+        out.extend(registry_compatibility(connector, &pool, selected).await);
     };
     result.await;
     let _ = pool.disconnect().await;
@@ -170,7 +173,12 @@ async fn registry(connector: &Connector) -> Vec<String> {
         Ok(c) => c,
         Err(e) => return vec![format!("schema registry: {e}")],
     };
-    match client.get(&url).send().await {
+    let mut request = client.get(&url);
+    if let Ok(user) = std::env::var(crate::avro::registry_client::USER_ENV) {
+        let password = std::env::var(crate::avro::registry_client::PASSWORD_ENV).ok();
+        request = request.basic_auth(user, password);
+    }
+    match request.send().await {
         Ok(r) if r.status().is_success() => Vec::new(),
         Ok(r) => vec![format!(
             "schema registry at {}: GET /subjects answered {}; check [registry].url",
@@ -219,4 +227,130 @@ fn delta_location(location: &str) -> Option<String> {
             dir.display()
         )),
     }
+}
+
+/// MySQL without GTIDs resumes by file:pos, which a failover to a replica
+/// does not carry over; MariaDB always writes GTIDs.
+async fn gtid_mode(conn: &mut mysql_async::Conn) -> Vec<String> {
+    let version: Option<String> = conn.query_first("SELECT VERSION()").await.ok().flatten();
+    if version.is_some_and(|v| v.to_ascii_lowercase().contains("mariadb")) {
+        return Vec::new();
+    }
+    let mode: Option<String> = conn
+        .query_first("SELECT @@GLOBAL.gtid_mode")
+        .await
+        .ok()
+        .flatten();
+    match mode.as_deref().map(str::to_ascii_uppercase).as_deref() {
+        Some("ON") | None => Vec::new(),
+        Some(m) => vec![format!(
+            "MySQL setting gtid_mode={m}: set gtid_mode=ON and enforce_gtid_consistency=ON; \
+             without GTIDs binlake resumes by binlog file and offset, which do not survive a failover to a replica"
+        )],
+    }
+}
+
+/// The stored position must still be on the server, and the binlogs must
+/// outlive the source's current lag with room to spare.
+async fn retention(connector: &Connector, conn: &mut mysql_async::Conn) -> Vec<String> {
+    let Ok(admin) = crate::kafka::admin::Admin::new(&connector.kafka) else {
+        return Vec::new();
+    };
+    let stored = match crate::kafka::offsets::PositionStore::open(
+        &admin,
+        &connector.kafka,
+        connector.offsets_topic(),
+        connector.name.clone(),
+    )
+    .await
+    {
+        Ok(store) => store.load().await.ok().flatten(),
+        Err(_) => None,
+    };
+    let Some(stored) = stored else {
+        return Vec::new(); // a new pipeline starts at the server's current position
+    };
+    let logs: Vec<(String, u64)> = match conn.query("SHOW BINARY LOGS").await {
+        Ok(l) => l,
+        Err(e) => return vec![format!("MySQL: SHOW BINARY LOGS failed ({e})")],
+    };
+    let file = &stored.position.file;
+    let oldest = logs.first().map(|(f, _)| f.clone()).unwrap_or_default();
+    if !file.is_empty()
+        && crate::source::position::compare_file_pos((file, 0), (&oldest, 0)).is_lt()
+    {
+        return vec![format!(
+            "the stored source position {file} was purged from the server (oldest binlog {oldest}): \
+             the source cannot resume without losing changes; raise binlog_expire_logs_seconds, then \
+             start a new pipeline (a new name) so it snapshots again"
+        )];
+    }
+    let expire: Option<u64> = conn
+        .query_first("SELECT @@GLOBAL.binlog_expire_logs_seconds")
+        .await
+        .ok()
+        .flatten();
+    let behind_s = if stored.source_ts_ms > 0 {
+        (crate::kafka::writer::now_ms() - stored.source_ts_ms).max(0) as u64 / 1000
+    } else {
+        0
+    };
+    let bytes = crate::source::runner::bytes_behind(logs.into_iter(), &stored.position);
+    match expire {
+        Some(expire) if expire > 0 && bytes > 0 && behind_s * 2 >= expire => vec![format!(
+            "the source is {behind_s} s behind and binlogs expire after {expire} s: \
+             raise binlog_expire_logs_seconds (at least twice the worst lag) or the position will be purged"
+        )],
+        _ => Vec::new(),
+    }
+}
+
+/// Each table's current shape, as the source would register it, against the
+/// registry's versions at the subject's compatibility level.
+async fn registry_compatibility(
+    connector: &Connector,
+    pool: &mysql_async::Pool,
+    selected: &[(String, String)],
+) -> Vec<String> {
+    let Some(source) = &connector.source else {
+        return Vec::new();
+    };
+    let Ok(client) = crate::avro::RegistryClient::new(&connector.registry.url) else {
+        return Vec::new();
+    };
+    let flavour = match crate::source::runner::check_server(pool).await {
+        Ok(f) => f,
+        Err(_) => return Vec::new(), // reported above
+    };
+    let mut out = Vec::new();
+    for (db, table) in selected {
+        let Ok(t) = crate::source::snapshot::table::load(pool, flavour, source, db, table).await
+        else {
+            continue; // no key or unsupported type: reported above or by the source
+        };
+        let Ok(schemas) = crate::avro::schema::TableAvroSchemas::new(&connector.name, &t.schema)
+        else {
+            continue;
+        };
+        let topic = crate::avro::topic_name(&connector.name, &t.schema);
+        for (subject, json) in [
+            (crate::avro::key_subject(&topic), &schemas.key_json),
+            (crate::avro::value_subject(&topic), &schemas.value_json),
+        ] {
+            match client.check_compatibility(&subject, json).await {
+                Ok(Some((false, messages))) => out.push(format!(
+                    "table {db}.{table}: its current schema is incompatible with subject {subject} in the registry ({}); \
+                     make the change compatible (e.g. a new column nullable or with a default), or set the subject's \
+                     compatibility to NONE and let the sink take the new schema",
+                    if messages.is_empty() { "no reason given".to_string() } else { messages.join("; ") }
+                )),
+                Ok(_) => {}
+                Err(e) => {
+                    out.push(format!("schema registry: cannot check {subject} ({e})"));
+                    return out;
+                }
+            }
+        }
+    }
+    out
 }

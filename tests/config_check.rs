@@ -176,6 +176,23 @@ fn server_id_out_of_range() {
 }
 
 #[test]
+fn snapshot_settings_out_of_range() {
+    assert_bad(
+        "bad_snapshot_settings",
+        &[
+            (
+                "8:23",
+                "key `source.snapshot_chunk_rows`: 0 is out of range; use 1..=1000000 rows",
+            ),
+            (
+                "9:24",
+                "key `source.snapshot_parallelism`: 500 is out of range; use 1..=64",
+            ),
+        ],
+    );
+}
+
+#[test]
 fn missing_required_keys_are_all_reported() {
     assert_bad(
         "bad_missing_required",

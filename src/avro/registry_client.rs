@@ -105,8 +105,20 @@ pub struct RegistryClient {
 struct Inner {
     url: String,
     http: Client,
+    /// HTTP basic credentials from the environment, never from the file.
+    auth: Option<(String, String)>,
     ids: Mutex<HashMap<(String, String), u32>>,
     schemas: Mutex<HashMap<u32, Arc<str>>>,
+}
+
+/// Variables holding the registry's basic-auth user and password (what
+/// Confluent clients call `basic.auth.user.info`).
+pub const USER_ENV: &str = "BINLAKE_REGISTRY_USER";
+pub const PASSWORD_ENV: &str = "BINLAKE_REGISTRY_PASSWORD";
+
+fn credentials() -> Option<(String, String)> {
+    let user = std::env::var(USER_ENV).ok().filter(|u| !u.is_empty())?;
+    Some((user, std::env::var(PASSWORD_ENV).unwrap_or_default()))
 }
 
 /// Percent-encodes a path segment (subjects come from table names).
@@ -143,6 +155,7 @@ impl RegistryClient {
             inner: Arc::new(Inner {
                 url: trimmed.to_owned(),
                 http,
+                auth: credentials(),
                 ids: Mutex::new(HashMap::new()),
                 schemas: Mutex::new(HashMap::new()),
             }),
@@ -216,6 +229,36 @@ impl RegistryClient {
         Ok(schema)
     }
 
+    /// Whether `schema` may be registered under `subject` at the subject's
+    /// compatibility level: `None` when the subject has no version yet, else
+    /// the registry's verdict and its reasons.
+    pub async fn check_compatibility(
+        &self,
+        subject: &str,
+        schema: &str,
+    ) -> Result<Option<(bool, Vec<String>)>, RegistryClientError> {
+        #[derive(serde::Deserialize)]
+        struct Verdict {
+            is_compatible: bool,
+            #[serde(default)]
+            messages: Vec<String>,
+        }
+        let path = format!(
+            "/compatibility/subjects/{}/versions?verbose=true",
+            path_segment(subject)
+        );
+        let body = json!({ "schema": schema });
+        let (status, text) = self.send(Method::POST, &path, Some(&body)).await?;
+        match status {
+            s if s.is_success() => {
+                let v: Verdict = self.parse(&path, &text)?;
+                Ok(Some((v.is_compatible, v.messages)))
+            }
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(self.status_error(Method::POST, path, status, &text)),
+        }
+    }
+
     /// Sets a subject's compatibility level (`BACKWARD`, `NONE`, `FULL`, …).
     pub async fn set_compatibility(
         &self,
@@ -257,6 +300,9 @@ impl RegistryClient {
             .http
             .request(method, format!("{}{path}", self.inner.url))
             .header(ACCEPT, format!("{MEDIA_TYPE}, application/json"));
+        if let Some((user, password)) = &self.inner.auth {
+            request = request.basic_auth(user, Some(password));
+        }
         if let Some(body) = body {
             request = request
                 .header(CONTENT_TYPE, MEDIA_TYPE)

@@ -175,6 +175,7 @@ pub async fn run(
                 let msg = match msg {
                     Ok(m) => m.detach(),
                     Err(e) => {
+                        crate::metrics::metrics().error("sink", "kafka");
                         tracing::warn!(error = %e, "Kafka consumer error");
                         continue;
                     }
@@ -259,6 +260,7 @@ async fn decode_retrying(
     loop {
         match decoder.decode(msg.key(), msg.payload()).await {
             Err(e) if e.is_retryable() => {
+                crate::metrics::metrics().error("sink", "registry");
                 tracing::warn!(error = %e, retry_in = ?wait, "schema registry unreachable; retrying");
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
@@ -359,6 +361,7 @@ async fn flush(
     }
     if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
         // Only lag reporting depends on it; Delta holds the real position.
+        crate::metrics::metrics().error("sink", "kafka");
         tracing::warn!(topic = %state.topic, error = %e, "Kafka offset commit failed");
     }
     state.pending.clear();
@@ -392,6 +395,7 @@ async fn flush(
                     tracing::info!(table = %state.table_label, files_deleted = n, retention = ?sink.vacuum_retention, "vacuumed")
                 }
                 Err(e) => {
+                    crate::metrics::metrics().error("sink", "delta");
                     tracing::warn!(table = %state.table_label, error = %e, "vacuum failed; retried at the next interval")
                 }
             }

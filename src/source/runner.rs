@@ -24,6 +24,8 @@ use crate::metrics::metrics;
 /// Longest time a committed position waits before it is stored.
 const SAVE_EVERY: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How often the source logs its throughput and lag.
+const SUMMARY_EVERY: Duration = Duration::from_secs(30);
 
 /// Connection options from the connector file and the password variable.
 pub fn mysql_opts(source: &SourceConfig) -> Result<Opts, SourceError> {
@@ -158,6 +160,7 @@ pub async fn run(
         let mut writer = match open_writer(&connector).await {
             Ok(w) => w,
             Err(e) if e.is_transient() => {
+                crate::metrics::metrics().error("source", "kafka");
                 tracing::warn!(error = %e, retry_in = ?backoff.delay, "cannot open the Kafka writer");
                 if backoff.wait(&mut shutdown).await {
                     return Ok(());
@@ -187,6 +190,7 @@ pub async fn run(
             {
                 Ok(conn) => conn,
                 Err(e) if e.is_transient() => {
+                    crate::metrics::metrics().error("source", "mysql");
                     tracing::warn!(error = %e, retry_in = ?backoff.delay, "cannot open the binlog stream");
                     if backoff.wait(&mut shutdown).await {
                         return finish(writer, &committed, &snapshot).await;
@@ -214,8 +218,12 @@ pub async fn run(
             catalog = stream.into_catalog().await;
             match outcome {
                 Ok(true) => return finish(writer, &committed, &snapshot).await,
-                Ok(false) => tracing::warn!("the server closed the binlog stream; reconnecting"),
+                Ok(false) => {
+                    metrics().error("source", "mysql");
+                    tracing::warn!("the server closed the binlog stream; reconnecting")
+                }
                 Err(e) if e.is_writer() && e.is_transient() => {
+                    crate::metrics::metrics().error("source", "kafka");
                     tracing::warn!(error = %e, retry_in = ?backoff.delay, "Kafka side failed; rebuilding the writer");
                     writer.abandon().await;
                     if backoff.wait(&mut shutdown).await {
@@ -224,6 +232,7 @@ pub async fn run(
                     break;
                 }
                 Err(e) if e.is_transient() => {
+                    crate::metrics::metrics().error("source", "mysql");
                     tracing::warn!(error = %e, retry_in = ?backoff.delay, "binlog stream failed; resuming from {committed}");
                     if backoff.wait(&mut shutdown).await {
                         return finish(writer, &committed, &snapshot).await;
@@ -269,6 +278,8 @@ async fn start_position(
                 ..SnapshotState::default()
             },
         };
+        // A table dropped from the file is no longer read.
+        state.jobs.retain(|j| selected.contains(&j.table));
         if initial {
             state.plan_initial(&selected);
         }
@@ -396,7 +407,20 @@ async fn follow(
     let mut last_save = Instant::now();
     let mut unsaved = false;
     let mut last_ts_ms = 0;
+    let mut summary = (Instant::now(), writer.stats.produced);
     loop {
+        if summary.0.elapsed() >= SUMMARY_EVERY {
+            let produced = writer.stats.produced - summary.1;
+            tracing::info!(
+                records_per_s = (produced as f64 / summary.0.elapsed().as_secs_f64()).round(),
+                lag_s = metrics().source_lag_seconds.get(),
+                bytes_behind = metrics().source_binlog_bytes_behind.get(),
+                snapshot_jobs = snapshot.state.jobs.len(),
+                position = %committed,
+                "source summary"
+            );
+            summary = (Instant::now(), writer.stats.produced);
+        }
         if snapshot.has_ready() && stream.at_boundary() {
             let point = stream.read_point().clone();
             unsaved |= snapshot.emit(&point, writer).await?;

@@ -2,13 +2,14 @@
 and names the fix when the binlog settings are wrong, a table has no key,
 or the broker is unreachable."""
 
+import json
 import os
 import subprocess
 
 import pytest
 
 from sink_harness import sink_case  # noqa: F401
-from source_harness import binlake_bin, mysql_connect
+from source_harness import binlake_bin, mysql_connect, wait_for_count
 
 
 def check(config):
@@ -73,3 +74,42 @@ def test_check_finds_a_table_without_key(sink_case):
     assert rc == 1, out
     assert f"table {sink_case.db}.keyless has no primary key" in out, out
     assert "key_columns" in out, out
+
+
+def test_check_finds_a_schema_the_registry_would_refuse(sink_case):
+    """A column whose type changed since the source registered the table's
+    schema (int → string cannot be read under BACKWARD): check names the
+    table and subject before the source stops on it."""
+    case = sink_case
+    case.sql("CREATE TABLE t (id INT PRIMARY KEY, a INT)")
+    config = case.write_sink_config()
+    src = case.start_source_role(config)
+    case.sql("INSERT INTO t VALUES (1, 1)")
+    wait_for_count(case.topic("t"), 1, 60, src)
+    src.stop()
+    rc, out = check(config)
+    assert rc == 0, out
+    case.sql("ALTER TABLE t MODIFY a VARCHAR(10)")
+    rc, out = check(config)
+    assert rc == 1, out
+    line = [l for l in out.splitlines() if "incompatible" in l]
+    assert len(line) == 1, out
+    assert f"table {case.db}.t" in line[0] and f"{case.topic('t')}-value" in line[0], out
+
+
+def test_check_finds_a_purged_stored_position(sink_case):
+    """The stored position names a binlog the server no longer has."""
+    case = sink_case
+    case.sql("CREATE TABLE t (id INT PRIMARY KEY)")
+    config = case.write_sink_config()
+    from confluent_kafka import Producer
+    from source_harness import BROKERS
+
+    case.start_source_role(config).stop()  # creates {name}.offsets
+    p = Producer({"bootstrap.servers": BROKERS})
+    stored = {"file": "mysql-bin.000000", "pos": 4, "source_ts_ms": 0, "written_ts_ms": 0}
+    p.produce(f"{case.name}.offsets", key=case.name.encode(), value=json.dumps(stored).encode(), partition=0)
+    assert p.flush(30) == 0
+    rc, out = check(config)
+    assert rc == 1, out
+    assert "mysql-bin.000000 was purged" in out and "binlog_expire_logs_seconds" in out, out

@@ -104,6 +104,7 @@ pub async fn run(
                 let Ok((job, result)) = joined else { continue };
                 progress.job_finished(&job.id);
                 if let Err(e) = result {
+                    crate::metrics::metrics().error("snapshot", "job");
                     tracing::error!(table = %job.table, job = %job.id, error = %e, "snapshot job abandoned");
                     let _ = reader.requests.send(Request::Abandon { job: job.id.clone(), error: e.to_string() }).await;
                 }
@@ -140,6 +141,7 @@ async fn run_job(r: &Reader, job: &Job, progress: &Progress) -> Result<(), Sourc
         match table::load(&r.pool, r.flavour, &r.config, db, name).await {
             Ok(t) => break Arc::new(t),
             Err(e) if e.is_transient() => {
+                crate::metrics::metrics().error("snapshot", "mysql");
                 tracing::warn!(table = %job.table, error = %e, "snapshot cannot read the table's shape; retrying");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(30));
@@ -194,6 +196,7 @@ async fn run_job(r: &Reader, job: &Job, progress: &Progress) -> Result<(), Sourc
                     return Err(e);
                 }
                 Err(e) => {
+                    crate::metrics::metrics().error("snapshot", "mysql");
                     tracing::warn!(table = %job.table, error = %e, retry_in = ?delay, "snapshot chunk read failed; retrying");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(30));
