@@ -116,8 +116,10 @@ pub fn last_orders(
 /// compacted topics (even (0, 0) for a topic holding records) and serves
 /// the partition's last records again when fetched past its end. So the
 /// read goes on until end of partition, an offset that does not advance,
-/// or a second without records; for each key the value at the highest
-/// offset wins.
+/// or a second without records once records came; for each key the value
+/// at the highest offset wins. Nothing at all before the deadline is an
+/// error, never an empty topic: a slow broker must not make a pipeline
+/// look new (it would start over at the server's current position).
 pub fn last_values(
     kafka: &KafkaConfig,
     topic: &str,
@@ -140,7 +142,7 @@ pub fn last_values(
         }
         match consumer.poll(Duration::from_millis(200)) {
             None => {
-                if idle_since.elapsed() > Duration::from_secs(1) {
+                if last_offset >= 0 && idle_since.elapsed() > Duration::from_secs(1) {
                     break;
                 }
             }

@@ -169,7 +169,21 @@ pub async fn run(
             }
             Err(e) => return Err(e),
         };
-        let (mut committed, state) = start_position(&mut writer, &pool, flavour, &source).await?;
+        let (mut committed, state) = match start_position(&mut writer, &pool, flavour, &source)
+            .await
+        {
+            Ok(p) => p,
+            Err(e) if e.is_transient() => {
+                metrics().error("source", "kafka");
+                tracing::warn!(error = %e, retry_in = ?backoff.delay, "cannot read the stored position");
+                writer.abandon().await;
+                if backoff.wait(&mut shutdown).await {
+                    return Ok(());
+                }
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         // Rebuilt with the writer: progress not stored may not be in Kafka.
         let mut snapshot = SnapshotMerge::start(
             &connector,
