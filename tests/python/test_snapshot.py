@@ -223,3 +223,24 @@ def test_bad_backfill_requests_are_refused(sink_case):
         [str(binlake_bin()), "snapshot", str(config), "--table", "nope.items"], capture_output=True, text=True, timeout=60
     )
     assert out.returncode != 0 and "not a table this connector captures" in out.stderr
+
+
+def test_a_bad_backfill_condition_drops_only_that_request(sink_case):
+    """The server refuses the condition: that backfill is dropped and logged,
+    the source keeps streaming."""
+    case = sink_case
+    fill(case, "items", 200)
+    config = case.write_sink_config(snapshot="initial")
+    proc = case.start_all(config)
+    case.wait_delta_equals_mysql("items", WAIT, procs=[proc])
+    out = subprocess.run(
+        [str(binlake_bin()), "snapshot", str(config), "--table", f"{case.db}.items", "--where", "no_such_column > 1"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    wait_until(lambda: "snapshot job abandoned" in proc.log_text(), 60, "the bad backfill to be dropped")
+    assert "no_such_column" in proc.log_text()
+    wait_until(lambda: not snapshot_state(config)["jobs"], 30, "the dropped job to leave the stored progress")
+    assert proc.alive()
+    case.sql("INSERT INTO items VALUES (1000, 'after', 0, 'p')")
+    case.wait_delta_equals_mysql("items", WAIT, procs=[proc])
