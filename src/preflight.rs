@@ -64,17 +64,22 @@ async fn mysql(connector: &Connector, selected: &mut Vec<(String, String)>) -> V
                 return;
             }
         };
-        if let Err(e) = crate::source::runner::check_server(&pool).await {
-            match e {
-                crate::source::SourceError::ServerConfig(list) => {
-                    out.extend(
-                        list.split("; ")
-                            .map(|p| format!("MySQL setting {}", server_fix(p))),
-                    );
-                }
-                other => out.push(format!("MySQL: {other}")),
+        // The flavour when the server's settings are right, else `None`
+        // (the schema check below needs a server binlake can run against).
+        let flavour = match crate::source::runner::check_server(&pool).await {
+            Ok(flavour) => Some(flavour),
+            Err(crate::source::SourceError::ServerConfig(list)) => {
+                out.extend(
+                    list.split("; ")
+                        .map(|p| format!("MySQL setting {}", server_fix(p))),
+                );
+                None
             }
-        }
+            Err(other) => {
+                out.push(format!("MySQL: {other}"));
+                None
+            }
+        };
         match conn.query::<String, _>("SHOW GRANTS").await {
             Ok(grants) => {
                 let all = grants.join(" ").to_ascii_uppercase();
@@ -122,7 +127,9 @@ async fn mysql(connector: &Connector, selected: &mut Vec<(String, String)>) -> V
         }
         out.extend(gtid_mode(&mut conn).await);
         out.extend(retention(connector, &mut conn).await);
-        out.extend(registry_compatibility(connector, &pool, selected).await);
+        if let Some(flavour) = flavour {
+            out.extend(registry_compatibility(connector, &pool, flavour, selected).await);
+        }
     };
     result.await;
     let _ = pool.disconnect().await;
@@ -310,6 +317,7 @@ async fn retention(connector: &Connector, conn: &mut mysql_async::Conn) -> Vec<S
 async fn registry_compatibility(
     connector: &Connector,
     pool: &mysql_async::Pool,
+    flavour: crate::source::binlog::Flavour,
     selected: &[(String, String)],
 ) -> Vec<String> {
     let Some(source) = &connector.source else {
@@ -317,10 +325,6 @@ async fn registry_compatibility(
     };
     let Ok(client) = crate::avro::RegistryClient::new(&connector.registry.url) else {
         return Vec::new();
-    };
-    let flavour = match crate::source::runner::check_server(pool).await {
-        Ok(f) => f,
-        Err(_) => return Vec::new(), // reported above
     };
     let mut out = Vec::new();
     for (db, table) in selected {

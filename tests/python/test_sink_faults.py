@@ -209,15 +209,19 @@ def test_poison_messages_go_to_the_dlq(sink_case):
             )
     check_txn_versions_rise(path)
 
+    check_dead_letters_then_stop(proc, metrics_url, topic, "undecodable", len(poison), "after dead letters")
+
+
+def check_dead_letters_then_stop(proc, metrics_url, topic, reason, expected, after):
+    """binlake_sink_dead_letters_total{topic,reason} reaches exactly
+    `expected`, the sink is still running, and SIGTERM stops it with 0."""
     n = wait_until(
-        lambda: metric_value(
-            metrics_url, "binlake_sink_dead_letters_total", {"topic": topic, "reason": "undecodable"}
-        ),
+        lambda: metric_value(metrics_url, "binlake_sink_dead_letters_total", {"topic": topic, "reason": reason}),
         30,
-        "binlake_sink_dead_letters_total{reason=undecodable}",
+        f"binlake_sink_dead_letters_total{{reason={reason}}}",
     )
-    assert n == len(poison), n
-    assert proc.alive(), "the sink must keep running after dead letters"
+    assert n == expected, n
+    assert proc.alive(), f"the sink must keep running {after}"
     assert proc.stop(signal.SIGTERM) == 0
 
 
@@ -279,16 +283,9 @@ def test_incompatible_type_change_goes_to_the_dlq(sink_case):
     case.wait_delta_equals_mysql("t2", WAIT, procs=[proc])
     assert case.delta_rows("t1") == t1_before
 
-    n = wait_until(
-        lambda: metric_value(
-            metrics_url, "binlake_sink_dead_letters_total", {"topic": t1_topic, "reason": "incompatible-schema"}
-        ),
-        30,
-        "binlake_sink_dead_letters_total{reason=incompatible-schema}",
+    check_dead_letters_then_stop(
+        proc, metrics_url, t1_topic, "incompatible-schema", len(t1_new), "after an incompatible change"
     )
-    assert n == len(t1_new), n
-    assert proc.alive(), "the sink must keep running after an incompatible change"
-    assert proc.stop(signal.SIGTERM) == 0
 
 
 # ---------------------------------------------------------------- 3. two sinks in one group
