@@ -4,7 +4,7 @@
 //! Delta's `txn` versions decide what is already applied).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use deltalake::kernel::Transaction;
@@ -28,11 +28,8 @@ use crate::metrics::metrics;
 /// before the Kafka offset commit (used by the crash tests).
 pub const FAILPOINT_ENV: &str = "BINLAKE_FAILPOINT";
 
-/// Tracks partitions taken away by a rebalance, and the consumer lag
-/// librdkafka reports in its statistics.
-struct SinkContext {
-    revoked: Mutex<Vec<(String, i32)>>,
-}
+/// Logs rebalances and reports the consumer lag librdkafka measures.
+struct SinkContext;
 
 impl ClientContext for SinkContext {
     fn stats(&self, stats: Statistics) {
@@ -49,14 +46,38 @@ impl ClientContext for SinkContext {
     }
 }
 
+// Records consumed before a revoke stay pending and are applied: Delta's
+// txn versions make that harmless if the partition's new owner applies them
+// too, whereas dropping them would rely on the broker handing the partition
+// back from the committed offset, which a broker that loses the group's
+// state does not do.
 impl ConsumerContext for SinkContext {
-    fn pre_rebalance(&self, _c: &rdkafka::consumer::BaseConsumer<Self>, r: &Rebalance<'_>) {
-        if let Rebalance::Revoke(tpl) = r {
-            let mut revoked = self.revoked.lock().unwrap_or_else(|p| p.into_inner());
-            for e in tpl.elements() {
-                revoked.push((e.topic().to_owned(), e.partition()));
+    fn post_rebalance(&self, _c: &rdkafka::consumer::BaseConsumer<Self>, r: &Rebalance<'_>) {
+        match r {
+            Rebalance::Assign(tpl) => {
+                tracing::info!(partitions = %describe(tpl), "partitions assigned")
+            }
+            Rebalance::Revoke(tpl) => {
+                tracing::info!(partitions = %describe(tpl), "partitions revoked")
+            }
+            Rebalance::Error(e) => {
+                metrics().error("sink", "kafka");
+                tracing::warn!(error = %e, "rebalance failed")
             }
         }
+    }
+}
+
+fn describe(tpl: &TopicPartitionList) -> String {
+    let parts: Vec<String> = tpl
+        .elements()
+        .iter()
+        .map(|e| format!("{}[{}]", e.topic(), e.partition()))
+        .collect();
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join(",")
     }
 }
 
@@ -130,9 +151,7 @@ pub async fn run(
         cfg.set("group.instance.id", instance.as_str());
     }
     let consumer: StreamConsumer<SinkContext> = cfg
-        .create_with_context(SinkContext {
-            revoked: Mutex::new(Vec::new()),
-        })
+        .create_with_context(SinkContext)
         .map_err(|e| SinkError::Kafka(format!("cannot create the consumer: {e}")))?;
     let pattern = format!("^{}\\.[^.]+\\.[^.]+$", name.replace('.', "\\."));
     consumer
@@ -162,7 +181,6 @@ pub async fn run(
                     summarize(&mut topics, last_summary.elapsed());
                     last_summary = Instant::now();
                 }
-                drop_revoked(&consumer, &mut topics);
                 for state in topics.values_mut() {
                     let due = state.since.is_some_and(|t| t.elapsed() >= sink.flush_interval);
                     if due {
@@ -180,7 +198,6 @@ pub async fn run(
                         continue;
                     }
                 };
-                drop_revoked(&consumer, &mut topics);
                 let topic = msg.topic().to_owned();
                 let record = match decode_retrying(&mut decoder, &msg, &mut shutdown).await? {
                     Ok(r) => r,
@@ -203,6 +220,7 @@ pub async fn run(
                     commits: 0,
                 });
                 state.since.get_or_insert_with(Instant::now);
+                state.rewind_to(msg.partition(), msg.offset());
                 if record.is_some() {
                     state.rows += 1;
                 }
@@ -273,28 +291,6 @@ async fn decode_retrying(
     }
 }
 
-fn drop_revoked(consumer: &StreamConsumer<SinkContext>, topics: &mut HashMap<String, TopicState>) {
-    let revoked: Vec<(String, i32)> = {
-        let mut r = consumer
-            .context()
-            .revoked
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        std::mem::take(&mut *r)
-    };
-    for (topic, partition) in revoked {
-        if let Some(state) = topics.get_mut(&topic) {
-            // The new owner reads them again; Delta's txn versions keep
-            // whatever this process already committed from being applied twice.
-            state.pending.retain(|p| p.partition != partition);
-            state.rows = state.pending.iter().filter(|p| p.record.is_some()).count();
-            if state.pending.is_empty() {
-                state.since = None;
-            }
-        }
-    }
-}
-
 fn update_end_to_end(state: &TopicState) {
     if let Some(ts) = state.newest_ts_ms {
         let now = now_ms();
@@ -302,6 +298,23 @@ fn update_end_to_end(state: &TopicState) {
             .end_to_end_lag_seconds
             .with_label_values(&[state.table_label.as_str()])
             .set(((now - ts).max(0)) as f64 / 1000.0);
+    }
+}
+
+impl TopicState {
+    /// A partition handed back after a rebalance is read again from its
+    /// committed offset: pending records from there on are replaced by the
+    /// ones read again, so each partition's pending offsets keep rising.
+    fn rewind_to(&mut self, partition: i32, offset: i64) {
+        let rewound = self
+            .pending
+            .iter()
+            .any(|p| p.partition == partition && p.offset >= offset);
+        if rewound {
+            self.pending
+                .retain(|p| p.partition != partition || p.offset < offset);
+            self.rows = self.pending.iter().filter(|p| p.record.is_some()).count();
+        }
     }
 }
 
@@ -562,4 +575,64 @@ async fn apply_once(
         "Delta commit"
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdkafka::Timestamp;
+
+    fn pending(partition: i32, offset: i64) -> Pending {
+        let message = OwnedMessage::new(
+            None,
+            None,
+            "t".into(),
+            Timestamp::NotAvailable,
+            partition,
+            offset,
+            None,
+        );
+        Pending {
+            partition,
+            offset,
+            message,
+            record: None,
+        }
+    }
+
+    fn state(pending: Vec<Pending>) -> TopicState {
+        TopicState {
+            topic: "t".into(),
+            target: None,
+            pending,
+            rows: 0,
+            since: None,
+            newest_ts_ms: None,
+            table_label: "t".into(),
+            key: Vec::new(),
+            last_vacuum: None,
+            applied: 0,
+            commits: 0,
+        }
+    }
+
+    fn offsets(s: &TopicState) -> Vec<(i32, i64)> {
+        s.pending.iter().map(|p| (p.partition, p.offset)).collect()
+    }
+
+    #[test]
+    fn a_partition_read_again_replaces_its_pending_tail_only() {
+        let mut s = state(vec![
+            pending(0, 5),
+            pending(1, 7),
+            pending(0, 6),
+            pending(0, 7),
+        ]);
+        s.rewind_to(0, 6);
+        assert_eq!(offsets(&s), vec![(0, 5), (1, 7)]);
+        // Reading on in order trims nothing.
+        s.rewind_to(1, 8);
+        s.rewind_to(0, 6);
+        assert_eq!(offsets(&s), vec![(0, 5), (1, 7)]);
+    }
 }
