@@ -7,10 +7,10 @@ source "$(dirname "$0")/env.sh"
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-if ! command -v mariadbd >/dev/null || ! command -v mariadb >/dev/null; then
-    log "installing MariaDB (apt-get)"
+if ! command -v mariadbd >/dev/null || ! command -v mariadb >/dev/null || ! command -v openssl >/dev/null; then
+    log "installing MariaDB and openssl (apt-get)"
     as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server mariadb-client >/dev/null
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server mariadb-client openssl >/dev/null
     # The package starts a system service; binlake runs its own private server.
     as_root systemctl disable --now mariadb >/dev/null 2>&1 || as_root service mariadb stop >/dev/null 2>&1 || true
 fi
@@ -23,9 +23,9 @@ if [ ! -x "$TANSU_BIN" ]; then
         --root "$BINLAKE_CACHE/tools" --quiet
 fi
 
-if ! python3 -c 'import confluent_kafka, fastavro, deltalake, pymysql, pytest, authlib, httpx, cachetools' 2>/dev/null; then
+if ! python3 -c 'import confluent_kafka, fastavro, deltalake, pymysql, pytest, authlib, httpx, cachetools, pymysqlreplication' 2>/dev/null; then
     log "installing Python check tools (pip)"
     python3 -m pip install --quiet --disable-pip-version-check \
-        pymysql confluent-kafka fastavro deltalake pyarrow authlib httpx cachetools pytest
+        pymysql confluent-kafka fastavro deltalake pyarrow authlib httpx cachetools pytest mysql-replication
 fi
 log "dependencies present"

@@ -14,6 +14,35 @@ MYSQL_DIR=$BINLAKE_DATA/mariadb
 
 mariadb_sql() { mariadb --no-defaults --socket="$MYSQL_DIR/sock" -uroot --default-character-set=utf8mb4 "$@"; }
 
+# A private CA and a server certificate for TLS tests (the certificate
+# names "localhost" only, so a client connecting to 127.0.0.1 can tell
+# ssl-mode=verify_ca from verify_identity), and an unrelated CA a client
+# must refuse, and a client certificate for accounts that REQUIRE X509.
+make_tls_files() {
+    local dir=$BINLAKE_MYSQL_TLS_DIR
+    [ -f "$dir/server.pem" ] && [ -f "$dir/other-ca.pem" ] && [ -f "$dir/client.pem" ] && return
+    mkdir -p "$dir"
+    log "creating TLS certificates in $dir"
+    (
+        cd "$dir"
+        openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=binlake test CA" \
+            -keyout ca-key.pem -out ca.pem 2>/dev/null
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+            -keyout server-key.pem -out server.csr 2>/dev/null
+        printf 'subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >server.ext
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 3650 \
+            -extfile server.ext -out server.pem 2>/dev/null
+        openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=unrelated CA" \
+            -keyout other-ca-key.pem -out other-ca.pem 2>/dev/null
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=binlake test client" \
+            -keyout client-key.pem -out client.csr 2>/dev/null
+        printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n' >client.ext
+        openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 3650 \
+            -extfile client.ext -out client.pem 2>/dev/null
+        rm -f server.csr server.ext client.csr client.ext
+    ) || die "openssl could not create the TLS test certificates in $dir"
+}
+
 start_mariadb() {
     if pid_alive "$MYSQL_DIR/pid"; then log "mariadb already running on $BINLAKE_MYSQL_PORT"; return; fi
     if [ ! -d "$MYSQL_DIR/mysql" ]; then
@@ -25,6 +54,7 @@ start_mariadb() {
         local fresh=1
     fi
     ensure_port_free "$BINLAKE_MYSQL_PORT" "MariaDB (BINLAKE_MYSQL_PORT)"
+    make_tls_files
     log "starting mariadb on 127.0.0.1:$BINLAKE_MYSQL_PORT"
     nohup mariadbd --no-defaults --user="$(id -un)" --datadir="$MYSQL_DIR" \
         --socket="$MYSQL_DIR/sock" --pid-file="$MYSQL_DIR/pid" \
@@ -33,6 +63,8 @@ start_mariadb() {
         --binlog-row-metadata=FULL --server-id=1 \
         --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
         --max-allowed-packet=256M --innodb-buffer-pool-size=256M \
+        --ssl-ca="$BINLAKE_MYSQL_TLS_DIR/ca.pem" --ssl-cert="$BINLAKE_MYSQL_TLS_DIR/server.pem" \
+        --ssl-key="$BINLAKE_MYSQL_TLS_DIR/server-key.pem" \
         --log-error="$LOG_DIR/mariadb.err" >"$LOG_DIR/mariadb.out" 2>&1 &
     for _ in $(seq 120); do
         if mariadb-admin --no-defaults --socket="$MYSQL_DIR/sock" -uroot ping >/dev/null 2>&1; then break; fi

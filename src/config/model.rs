@@ -107,6 +107,35 @@ pub struct MysqlUrl {
     pub user: String,
     /// Default database, when the URL has a path.
     pub database: Option<String>,
+    /// TLS, from the URL's `ssl-mode`, `ssl-ca`, `ssl-cert` and `ssl-key`.
+    pub tls: MysqlTls,
+}
+
+/// `ssl-mode`, as MySQL's own clients name the modes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SslMode {
+    /// Plain TCP.
+    #[default]
+    Disabled,
+    /// Encrypted; the server's certificate is not checked.
+    Required,
+    /// Encrypted; the certificate must chain to a trusted CA and name the
+    /// host connected to (or `ssl-hostname`).
+    VerifyIdentity,
+}
+
+/// TLS to MySQL: the mode and the PEM files it uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MysqlTls {
+    pub mode: SslMode,
+    /// Trusted CA certificates; without it, the public web roots.
+    pub ca: Option<std::path::PathBuf>,
+    /// A client certificate (chain) and its key, for servers that ask for one.
+    pub cert: Option<std::path::PathBuf>,
+    pub key: Option<std::path::PathBuf>,
+    /// The name the server's certificate must carry, when it is not the
+    /// host in the URL (a CNAME, a tunnel, an IP address).
+    pub hostname: Option<String>,
 }
 
 /// A secret read from the environment; `Debug` does not print it.

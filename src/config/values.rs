@@ -3,7 +3,7 @@
 
 use url::Url;
 
-use super::model::MysqlUrl;
+use super::model::{MysqlTls, MysqlUrl, SslMode};
 
 /// What is wrong with a value, and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,8 +47,9 @@ pub fn check_name(name: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
-/// `mysql://USER@HOST[:PORT][/DB]`. A password in the URL is refused: the
-/// message never repeats the URL, so the secret does not reach logs.
+/// `mysql://USER@HOST[:PORT][/DB][?ssl-mode=…&ssl-ca=…]`. A password in the
+/// URL is refused: the message never repeats the URL, so the secret does not
+/// reach logs.
 pub fn parse_mysql_url(text: &str) -> Result<MysqlUrl, Invalid> {
     const SHAPE: &str = "write mysql://USER@HOST:PORT, e.g. url = \"mysql://cdc@127.0.0.1:3306\"";
     let url = match Url::parse(text) {
@@ -81,12 +82,10 @@ pub fn parse_mysql_url(text: &str) -> Result<MysqlUrl, Invalid> {
     if user.is_empty() {
         return invalid("the URL has no user", SHAPE);
     }
-    if url.query().is_some() || url.fragment().is_some() {
-        return invalid(
-            "the URL has a query or fragment, which binlake does not use",
-            SHAPE,
-        );
+    if url.fragment().is_some() {
+        return invalid("the URL has a #fragment, which binlake does not use", SHAPE);
     }
+    let tls = parse_tls(&url)?;
     let database = match url.path().trim_start_matches('/') {
         "" => None,
         db if db.contains('/') => return invalid(format!("{db:?} is not a database name"), SHAPE),
@@ -101,7 +100,91 @@ pub fn parse_mysql_url(text: &str) -> Result<MysqlUrl, Invalid> {
         port: url.port().unwrap_or(3306),
         user,
         database,
+        tls,
     })
+}
+
+/// The URL's TLS parameters, named as MySQL's clients name them
+/// (`ssl_mode` etc. are accepted too).
+fn parse_tls(url: &Url) -> Result<MysqlTls, Invalid> {
+    const PARAMS: &str =
+        "the URL takes ssl-mode, ssl-ca, ssl-cert, ssl-key and ssl-hostname, e.g. \
+        mysql://cdc@db:3306?ssl-mode=verify_identity&ssl-ca=/etc/binlake/ca.pem";
+    let mut tls = MysqlTls::default();
+    let mut mode = None;
+    for (key, value) in url.query_pairs() {
+        let path = || -> Result<Option<std::path::PathBuf>, Invalid> {
+            if value.is_empty() {
+                return invalid(format!("{key} is empty"), "give the path of a PEM file");
+            }
+            Ok(Some(std::path::PathBuf::from(value.as_ref())))
+        };
+        match key.replace('_', "-").to_ascii_lowercase().as_str() {
+            "ssl-mode" => mode = Some(
+                match value.replace('-', "_").to_ascii_lowercase().as_str() {
+                    "disabled" => SslMode::Disabled,
+                    "required" => SslMode::Required,
+                    "verify_identity" => SslMode::VerifyIdentity,
+                    // mysql_async 0.37 with rustls 0.23 fails the name check
+                    // even when told to skip it, so the mode would lie.
+                    "verify_ca" => {
+                        return invalid(
+                            "ssl-mode=verify_ca is not available: this build always checks the certificate's name",
+                            "use ssl-mode=verify_identity, with ssl-hostname=NAME when the certificate names another host than the URL",
+                        )
+                    }
+                    "preferred" => return invalid(
+                        "ssl-mode=preferred falls back to plain text without saying so",
+                        "choose ssl-mode=required (or verify_ca / verify_identity), or disabled",
+                    ),
+                    other => {
+                        return invalid(
+                            format!("ssl-mode {other:?} is not a mode"),
+                            "use disabled, required or verify_identity",
+                        )
+                    }
+                },
+            ),
+            "ssl-ca" => tls.ca = path()?,
+            "ssl-cert" => tls.cert = path()?,
+            "ssl-key" => tls.key = path()?,
+            "ssl-hostname" => {
+                if value.is_empty() {
+                    return invalid("ssl-hostname is empty", "give the name the server's certificate carries");
+                }
+                tls.hostname = Some(value.into_owned());
+            }
+            _ => return invalid(format!("the URL parameter {key:?} is unknown"), PARAMS),
+        }
+    }
+    // A CA or client certificate without a mode means the user wants TLS.
+    let any_file =
+        tls.ca.is_some() || tls.cert.is_some() || tls.key.is_some() || tls.hostname.is_some();
+    tls.mode = match mode {
+        Some(m) => m,
+        None if tls.ca.is_some() => SslMode::VerifyIdentity,
+        None if any_file => SslMode::Required,
+        None => SslMode::Disabled,
+    };
+    if tls.mode == SslMode::Disabled && any_file {
+        return invalid(
+            "ssl-mode=disabled, yet the URL names TLS files",
+            "remove the other ssl-* parameters or choose another ssl-mode",
+        );
+    }
+    if tls.hostname.is_some() && tls.mode != SslMode::VerifyIdentity {
+        return invalid(
+            "ssl-hostname only matters when the name is checked",
+            "use ssl-mode=verify_identity with it, or remove it",
+        );
+    }
+    if tls.cert.is_some() != tls.key.is_some() {
+        return invalid(
+            "ssl-cert and ssl-key come together",
+            "give both the client certificate and its key, or neither",
+        );
+    }
+    Ok(tls)
 }
 
 /// A comma-separated `HOST:PORT` list.
@@ -277,6 +360,55 @@ mod tests {
         assert!(parse_mysql_url("mysql://cdc@db:99999").is_err());
         assert!(parse_mysql_url("mysql://cdc@db/a/b").is_err());
         assert!(parse_mysql_url("mysql://cdc@db?ssl=1").is_err());
+        assert!(parse_mysql_url("mysql://cdc@db#x").is_err());
+    }
+
+    #[test]
+    fn mysql_url_tls() {
+        let tls = |u: &str| parse_mysql_url(u).map(|u| u.tls);
+        assert_eq!(tls("mysql://cdc@db").unwrap(), MysqlTls::default());
+        let t =
+            tls("mysql://cdc@db:3306/shop?ssl-mode=VERIFY_IDENTITY&ssl-ca=/etc/ca.pem").unwrap();
+        assert_eq!(t.mode, SslMode::VerifyIdentity);
+        assert_eq!(t.ca.as_deref(), Some(std::path::Path::new("/etc/ca.pem")));
+        assert_eq!(
+            tls("mysql://cdc@db?ssl_mode=required").unwrap().mode,
+            SslMode::Required
+        );
+        assert_eq!(
+            tls("mysql://cdc@db?ssl-mode=verify-identity").unwrap().mode,
+            SslMode::VerifyIdentity
+        );
+        assert!(tls("mysql://cdc@db?ssl-mode=verify_ca")
+            .unwrap_err()
+            .fix
+            .contains("ssl-hostname"));
+        let named =
+            tls("mysql://cdc@10.0.0.5?ssl-mode=verify_identity&ssl-hostname=db.internal").unwrap();
+        assert_eq!(named.hostname.as_deref(), Some("db.internal"));
+        assert!(tls("mysql://cdc@db?ssl-mode=required&ssl-hostname=db").is_err());
+        // A CA alone asks for full verification, as the mysql client does.
+        assert_eq!(
+            tls("mysql://cdc@db?ssl-ca=/ca.pem").unwrap().mode,
+            SslMode::VerifyIdentity
+        );
+        let both = tls("mysql://cdc@db?ssl-mode=required&ssl-cert=/c.pem&ssl-key=/k.pem").unwrap();
+        assert_eq!((both.cert.is_some(), both.key.is_some()), (true, true));
+        assert!(tls("mysql://cdc@db?ssl-mode=required&ssl-cert=/c.pem")
+            .unwrap_err()
+            .problem
+            .contains("together"));
+        assert!(tls("mysql://cdc@db?ssl-mode=preferred")
+            .unwrap_err()
+            .fix
+            .contains("required"));
+        assert!(tls("mysql://cdc@db?ssl-mode=on").is_err());
+        assert!(tls("mysql://cdc@db?ssl-mode=disabled&ssl-ca=/ca.pem").is_err());
+        assert!(tls("mysql://cdc@db?ssl-ca=").is_err());
+        assert!(tls("mysql://cdc@db?sslmode=require")
+            .unwrap_err()
+            .fix
+            .contains("ssl-mode"));
         assert!(parse_mysql_url("127.0.0.1:3306").is_err());
     }
 
