@@ -1,11 +1,13 @@
 //! Kafka → Delta: records are decoded ([`decode`]), laid out as Arrow rows
 //! of the table ([`rows`]) and applied to one Delta table per source table
 //! ([`delta`]) by the consuming loop ([`runner`]); what cannot be applied
-//! goes to the dead-letter topic ([`dlq`]).
+//! goes to the dead-letter topic ([`dlq`]); the Kafka offsets follow,
+//! coalesced ([`offsets`]).
 
 pub mod decode;
 pub mod delta;
 pub mod dlq;
+pub mod offsets;
 pub mod rows;
 pub mod runner;
 

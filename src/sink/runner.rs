@@ -4,18 +4,21 @@
 //! Delta's `txn` versions decide what is already applied).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use deltalake::kernel::Transaction;
-use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::consumer::{Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::error::KafkaResult;
 use rdkafka::message::{Message, OwnedMessage};
-use rdkafka::{ClientContext, Offset, Statistics, TopicPartitionList};
+use rdkafka::{ClientContext, Statistics, TopicPartitionList};
 use tokio::sync::watch;
 
 use super::decode::{ChangeOp, DecodeError, EnvelopeDecoder, SinkRecord};
 use super::delta::{TableError, TableTarget};
 use super::dlq::DeadLetters;
+use super::offsets::OffsetCommits;
 use super::rows;
 use super::SinkError;
 use crate::avro::RegistryClient;
@@ -28,8 +31,11 @@ use crate::metrics::metrics;
 /// before the Kafka offset commit (used by the crash tests).
 pub const FAILPOINT_ENV: &str = "BINLAKE_FAILPOINT";
 
-/// Logs rebalances and reports the consumer lag librdkafka measures.
-struct SinkContext;
+/// Logs rebalances, reports the consumer lag librdkafka measures and
+/// clears the in-flight flag of [`OffsetCommits`].
+struct SinkContext {
+    commit_in_flight: Arc<AtomicBool>,
+}
 
 impl ClientContext for SinkContext {
     fn stats(&self, stats: Statistics) {
@@ -64,6 +70,14 @@ impl ConsumerContext for SinkContext {
                 metrics().error("sink", "kafka");
                 tracing::warn!(error = %e, "rebalance failed")
             }
+        }
+    }
+
+    fn commit_callback(&self, result: KafkaResult<()>, _offsets: &TopicPartitionList) {
+        self.commit_in_flight.store(false, Ordering::Release);
+        if let Err(e) = result {
+            metrics().error("sink", "kafka");
+            tracing::warn!(error = %e, "Kafka offset commit failed");
         }
     }
 }
@@ -150,8 +164,10 @@ pub async fn run(
     if !instance.is_empty() {
         cfg.set("group.instance.id", instance.as_str());
     }
+    let commit_in_flight = Arc::new(AtomicBool::new(false));
+    let mut offsets = OffsetCommits::new(COMMIT_EVERY, commit_in_flight.clone());
     let consumer: StreamConsumer<SinkContext> = cfg
-        .create_with_context(SinkContext)
+        .create_with_context(SinkContext { commit_in_flight })
         .map_err(|e| SinkError::Kafka(format!("cannot create the consumer: {e}")))?;
     let pattern = format!("^{}\\.[^.]+\\.[^.]+$", name.replace('.', "\\."));
     consumer
@@ -171,8 +187,9 @@ pub async fn run(
                 if *shutdown.borrow() {
                     tracing::info!("sink draining before exit");
                     for state in topics.values_mut() {
-                        flush(&connector, &sink, &consumer, &dlq, state).await?;
+                        flush(&connector, &sink, &mut offsets, &dlq, state).await?;
                     }
+                    offsets.commit_now(&consumer);
                     return Ok(());
                 }
             }
@@ -184,10 +201,11 @@ pub async fn run(
                 for state in topics.values_mut() {
                     let due = state.since.is_some_and(|t| t.elapsed() >= sink.flush_interval);
                     if due {
-                        flush(&connector, &sink, &consumer, &dlq, state).await?;
+                        flush(&connector, &sink, &mut offsets, &dlq, state).await?;
                     }
                     update_end_to_end(state);
                 }
+                offsets.maybe_commit(&consumer);
             }
             msg = consumer.recv() => {
                 let msg = match msg {
@@ -226,7 +244,8 @@ pub async fn run(
                 }
                 state.pending.push(Pending { partition: msg.partition(), offset: msg.offset(), message: msg, record });
                 if state.rows >= sink.max_batch_rows {
-                    flush(&connector, &sink, &consumer, &dlq, state).await?;
+                    flush(&connector, &sink, &mut offsets, &dlq, state).await?;
+                    offsets.maybe_commit(&consumer);
                 }
             }
         }
@@ -241,6 +260,9 @@ fn default_instance(name: &str) -> String {
         .unwrap_or_else(|| "local".into());
     format!("{name}-sink-{host}")
 }
+
+/// At most this often a Kafka offset commit (see [`OffsetCommits`]).
+const COMMIT_EVERY: Duration = Duration::from_secs(1);
 
 /// How often the sink logs what it applied and how far behind it is.
 const SUMMARY_EVERY: Duration = Duration::from_secs(30);
@@ -318,13 +340,13 @@ impl TopicState {
     }
 }
 
-/// Applies a topic's pending records to its table, then commits the
-/// offsets to Kafka. Conflicts with another writer are retried from a
-/// fresh read of the table.
+/// Applies a topic's pending records to its table, then queues the offsets
+/// for the next Kafka commit. Conflicts with another writer are retried
+/// from a fresh read of the table.
 async fn flush(
     connector: &Connector,
     sink: &SinkConfig,
-    consumer: &StreamConsumer<SinkContext>,
+    offsets: &mut OffsetCommits,
     dlq: &DeadLetters,
     state: &mut TopicState,
 ) -> Result<(), SinkError> {
@@ -367,15 +389,8 @@ async fn flush(
         );
         std::process::abort();
     }
-    let mut tpl = TopicPartitionList::new();
     for (partition, offset) in &last {
-        tpl.add_partition_offset(&state.topic, *partition, Offset::Offset(offset + 1))
-            .map_err(|e| SinkError::Kafka(e.to_string()))?;
-    }
-    if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
-        // Only lag reporting depends on it; Delta holds the real position.
-        crate::metrics::metrics().error("sink", "kafka");
-        tracing::warn!(topic = %state.topic, error = %e, "Kafka offset commit failed");
+        offsets.want(&state.topic, *partition, offset + 1);
     }
     state.pending.clear();
     state.rows = 0;
@@ -475,11 +490,12 @@ async fn apply_once(
         if let Some(v) = before {
             applied_before.insert(partition, v);
         }
-        // A replayed partition never moves its recorded offset backwards.
-        txns.push(Transaction::new(
-            app_id,
-            before.map_or(offset, |v| v.max(offset)),
-        ));
+        // Only progress is recorded: a partition replayed after a rebalance
+        // (every record at or below its version) neither moves its offset
+        // backwards nor states the same version again.
+        if before.is_none_or(|v| offset > v) {
+            txns.push(Transaction::new(app_id, offset));
+        }
     }
     let fresh: Vec<&SinkRecord> = state
         .pending
