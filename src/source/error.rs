@@ -27,6 +27,10 @@ pub enum SourceError {
     /// The server refused a snapshot query: a bad `--where`, a dropped table.
     #[error("snapshot: {0}")]
     Snapshot(String),
+    /// A DDL statement changed the table between its shape being read and
+    /// a chunk being read: read the shape again, then the chunk.
+    #[error("{0}: the table's columns changed while it was being snapshotted")]
+    ShapeChanged(String),
 }
 
 impl SourceError {

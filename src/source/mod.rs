@@ -6,7 +6,8 @@
 //! - [`catalog`]: captured tables and their cached decoders;
 //! - [`decode`]: row images → values, per the type mapping;
 //! - [`position`]: resume points and the order of changes;
-//! - [`snapshot`]: existing rows, merged into the stream by watermarks.
+//! - [`snapshot`]: existing rows, merged into the stream by watermarks;
+//! - [`keyset`]: reading a table in primary-key chunks.
 
 pub mod binlog;
 pub mod catalog;
@@ -17,6 +18,7 @@ pub mod decimal;
 pub mod decode;
 mod error;
 pub mod jsonb;
+pub mod keyset;
 pub mod position;
 pub mod runner;
 pub mod snapshot;

@@ -8,6 +8,7 @@ equal to MySQL row for row.
 - a source killed -9 mid-snapshot resumes after the last chunk it stored:
   every untouched row is read, and only rows handed to Kafka after the
   last stored progress are read twice;
+- a column added mid-snapshot is read by the chunks after the ALTER;
 - a backfill of a key range restores rows deleted from Delta by hand.
 """
 
@@ -189,6 +190,34 @@ def test_kill_mid_snapshot_resumes_after_the_last_stored_chunk(sink_case):
     sink = case.start_sink(config)
     case.wait_delta_equals_mysql("items", WAIT, procs=[src2, sink])
     check_no_duplicate_keys(case.table_path("items"))
+
+
+def test_a_column_added_mid_snapshot_is_read_by_the_later_chunks(sink_case):
+    """ALTER TABLE ADD COLUMN while the snapshot reads, then rows given a
+    value in it: chunks read after the ALTER must carry the new column, or
+    they would overwrite those rows in Delta with a NULL."""
+    case = sink_case
+    rows, chunk = 300_000, 200
+    fill(case, "items", rows)
+    config = case.write_sink_config(
+        snapshot="initial", extra_source=f"snapshot_chunk_rows = {chunk}\nsnapshot_parallelism = 1"
+    )
+    proc = case.start_all(config)
+
+    def some_chunks_stored():
+        s = snapshot_state(config)
+        return s and s["jobs"] and s["jobs"][0]["chunks"] >= 3
+
+    wait_until(some_chunks_stored, WAIT, "a few chunks to be stored")
+    case.sql("ALTER TABLE items ADD COLUMN extra VARCHAR(20) NULL")
+    # The stream carries these updates; the snapshot reaches the rows later.
+    case.sql(f"UPDATE items SET extra = CONCAT('x', id) WHERE id > {rows - 20_000}")
+    wait_until(lambda: snapshot_finished(config, [f"{case.db}.items"]), WAIT, "the snapshot to finish")
+    case.wait_delta_equals_mysql("items", WAIT, procs=[proc])
+    check_no_duplicate_keys(case.table_path("items"))
+    reads = [r.value["after"] for r in read_topic(case.topic("items")) if r.value and r.value["op"] == "r"]
+    assert any((a.get("extra") or "").startswith("x") for a in reads), "no chunk was read after the UPDATE"
+    assert "reading its shape again" in proc.log_text()
 
 
 def test_backfill_restores_a_key_range_deleted_from_delta(sink_case):

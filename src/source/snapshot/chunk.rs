@@ -6,10 +6,11 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Params, TxOpts, Value as My};
 use serde::{Deserialize, Serialize};
 
-use super::table::SnapshotTable;
+use super::table::{ShapeRow, SnapshotTable, SHAPE_SQL};
 use super::values;
 use crate::event::Row;
 use crate::source::binlog::Flavour;
+use crate::source::keyset;
 use crate::source::SourceError;
 
 /// A key column value as bound to the next chunk's query; kept in the stored
@@ -83,56 +84,19 @@ pub fn select_sql(
     limit: usize,
 ) -> String {
     let schema = &table.schema;
-    let cols: Vec<String> = schema
-        .columns
-        .iter()
-        .map(|c| SnapshotTable::quoted(&c.name))
-        .collect();
-    let keys: Vec<String> = schema
-        .key_columns()
-        .map(|c| SnapshotTable::quoted(&c.name))
-        .collect();
-    let mut conds = Vec::new();
-    if after {
-        // (k1 > ?) OR (k1 = ? AND k2 > ?) OR …: every engine uses the key's
-        // range for this form, unlike a row-constructor comparison.
-        let ors: Vec<String> = (0..keys.len())
-            .map(|i| {
-                let mut parts: Vec<String> = keys[..i].iter().map(|k| format!("{k} = ?")).collect();
-                parts.push(format!("{} > ?", keys[i]));
-                format!("({})", parts.join(" AND "))
-            })
-            .collect();
-        conds.push(format!("({})", ors.join(" OR ")));
-    }
-    if let Some(p) = predicate {
-        conds.push(format!("({p})"));
-    }
-    let filter = if conds.is_empty() {
-        String::new()
-    } else {
-        format!(" WHERE {}", conds.join(" AND "))
-    };
-    format!(
-        "SELECT {} FROM {}{} ORDER BY {} LIMIT {}",
-        cols.join(", "),
-        table.quoted_table(),
-        filter,
-        keys.join(", "),
-        limit
-    )
+    let cols: Vec<&str> = schema.columns.iter().map(|c| c.name.as_str()).collect();
+    let keys: Vec<&str> = schema.key_columns().map(|c| c.name.as_str()).collect();
+    keyset::select_sql(&table.quoted_table(), &cols, &keys, after, predicate, limit)
 }
 
 /// Parameters for [`select_sql`]'s key condition.
 fn key_params(after: &[KeyParam]) -> Vec<My> {
-    let mut out = Vec::new();
-    for i in 0..after.len() {
-        for p in &after[..=i] {
-            out.push(p.to_my());
-        }
-    }
-    out
+    let after: Vec<My> = after.iter().map(KeyParam::to_my).collect();
+    keyset::params(&after)
 }
+
+/// "Table definition has changed, please retry transaction".
+const ER_TABLE_DEF_CHANGED: u16 = 1412;
 
 /// Reads one chunk. On MariaDB the consistent snapshot reports its exact
 /// binlog point; MySQL gives none, so its end of binlog after the read
@@ -171,6 +135,18 @@ pub async fn read(
     } else {
         None
     };
+    // A DDL statement since the shape was read would leave the chunk's rows
+    // without its columns (or misread them): the caller reads the shape
+    // again. information_schema is not part of the snapshot, but a DDL
+    // statement after the snapshot began fails the SELECT below instead.
+    let shape: Vec<ShapeRow> = tx
+        .exec(SHAPE_SQL, (&table.schema.db, &table.schema.table))
+        .await
+        .map_err(SourceError::query(SHAPE_SQL))?;
+    if shape != table.shape {
+        let _ = tx.rollback().await;
+        return Err(SourceError::ShapeChanged(table.qualified_name()));
+    }
     let params = after.map(key_params).unwrap_or_default();
     let params = if params.is_empty() {
         Params::Empty
@@ -178,6 +154,9 @@ pub async fn read(
         Params::Positional(params)
     };
     let raw: Vec<mysql_async::Row> = tx.exec(sql.as_str(), params).await.map_err(|e| match e {
+        mysql_async::Error::Server(e) if e.code == ER_TABLE_DEF_CHANGED => {
+            SourceError::ShapeChanged(table.qualified_name())
+        }
         mysql_async::Error::Server(e) => {
             SourceError::Snapshot(format!("{}: {e} (query: {sql})", table.qualified_name()))
         }
@@ -250,6 +229,7 @@ mod tests {
                 key: keys,
             }),
             read_as: vec![],
+            shape: vec![],
         }
     }
 

@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 use super::chunk::{self, BinlogPoint};
 use super::progress::{self, Progress};
 use super::state::Job;
-use super::table;
+use super::table::{self, SnapshotTable};
 use super::window::ReadyChunk;
 use crate::config::SourceConfig;
 use crate::source::binlog::Flavour;
@@ -136,19 +136,7 @@ async fn run_job(r: &Reader, job: &Job, progress: &Progress) -> Result<(), Sourc
         .table
         .split_once('.')
         .ok_or_else(|| SourceError::Snapshot(format!("`{}` is not DB.TABLE", job.table)))?;
-    let mut delay = Duration::from_millis(500);
-    let t = loop {
-        match table::load(&r.pool, r.flavour, &r.config, db, name).await {
-            Ok(t) => break Arc::new(t),
-            Err(e) if e.is_transient() => {
-                crate::metrics::metrics().error("snapshot", "mysql");
-                tracing::warn!(table = %job.table, error = %e, "snapshot cannot read the table's shape; retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(30));
-            }
-            Err(e) => return Err(e),
-        }
-    };
+    let mut t = load_table(r, &job.table, db, name).await?;
     progress.job_started(
         &job.id,
         &job.table,
@@ -191,6 +179,16 @@ async fn run_job(r: &Reader, job: &Job, progress: &Progress) -> Result<(), Sourc
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
                 Ok(c) => break c,
+                Err(SourceError::ShapeChanged(_)) => {
+                    tracing::info!(table = %job.table, "the table's columns changed; reading its shape again before the chunk");
+                    t = match load_table(r, &job.table, db, name).await {
+                        Ok(t) => t,
+                        Err(e) => {
+                            let _ = r.requests.send(Request::Close(window)).await;
+                            return Err(e);
+                        }
+                    };
+                }
                 Err(e @ SourceError::Snapshot(_)) => {
                     let _ = r.requests.send(Request::Close(window)).await;
                     return Err(e);
@@ -232,6 +230,28 @@ async fn run_job(r: &Reader, job: &Job, progress: &Progress) -> Result<(), Sourc
             return Ok(());
         }
         pending = Some(acked);
+    }
+}
+
+/// The table's shape, retried while the server is away.
+async fn load_table(
+    r: &Reader,
+    qualified: &str,
+    db: &str,
+    name: &str,
+) -> Result<Arc<SnapshotTable>, SourceError> {
+    let mut delay = Duration::from_millis(500);
+    loop {
+        match table::load(&r.pool, r.flavour, &r.config, db, name).await {
+            Ok(t) => return Ok(Arc::new(t)),
+            Err(e) if e.is_transient() => {
+                crate::metrics::metrics().error("snapshot", "mysql");
+                tracing::warn!(table = %qualified, error = %e, "snapshot cannot read the table's shape; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(30));
+            }
+            Err(e) => return Err(e),
+        }
     }
 }
 

@@ -48,7 +48,20 @@ pub struct SnapshotTable {
     pub schema: Arc<TableSchema>,
     /// Per column of `schema`, in the same order.
     pub read_as: Vec<ReadAs>,
+    /// information_schema's view of every column when `schema` was built
+    /// (excluded ones too), as [`SHAPE_SQL`] returns it: a chunk read
+    /// compares it with the table's shape inside its snapshot.
+    pub shape: Vec<ShapeRow>,
 }
+
+/// `COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_KEY`: what a DDL changes
+/// that the snapshot's reading depends on.
+pub type ShapeRow = (String, String, String, String);
+
+/// The table's current columns, for [`ShapeRow`]s.
+pub const SHAPE_SQL: &str = "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_KEY \
+     FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? \
+     ORDER BY ORDINAL_POSITION";
 
 impl SnapshotTable {
     pub fn qualified_name(&self) -> String {
@@ -57,7 +70,7 @@ impl SnapshotTable {
 
     /// Backquoted column name.
     pub fn quoted(name: &str) -> String {
-        format!("`{}`", name.replace('`', "``"))
+        crate::source::keyset::quote(name)
     }
 
     /// `` `db`.`table` ``.
@@ -93,7 +106,7 @@ pub async fn load(
     let mut conn = pool.get_conn().await.map_err(SourceError::connect)?;
     let stmt =
         "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, \
-                NUMERIC_PRECISION, NUMERIC_SCALE FROM information_schema.COLUMNS \
+                NUMERIC_PRECISION, NUMERIC_SCALE, COLUMN_KEY FROM information_schema.COLUMNS \
                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION";
     let rows: Vec<mysql_async::Row> = conn
         .exec(stmt, (db, table))
@@ -104,6 +117,17 @@ pub async fn load(
             "{db}.{table} does not exist (or the user cannot see it)"
         )));
     };
+    let shape: Vec<ShapeRow> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.get(2).unwrap_or_default(),
+                r.get(4).unwrap_or_default(),
+                r.get(5).unwrap_or_default(),
+                r.get(8).unwrap_or_default(),
+            )
+        })
+        .collect();
     let real_db: String = first.get(0).unwrap_or_else(|| db.to_string());
     let real_table: String = first.get(1).unwrap_or_else(|| table.to_string());
     let infos: Vec<ColumnInfo> = rows
@@ -175,6 +199,7 @@ pub async fn load(
             key,
         }),
         read_as,
+        shape,
     })
 }
 
