@@ -11,6 +11,7 @@ import argparse
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -139,7 +140,7 @@ def main():
     ap.add_argument("--chunk-rows", type=int, default=20_000)
     ap.add_argument("--parallelism", type=int, default=2)
     ap.add_argument("--bin", type=pathlib.Path, default=None)
-    ap.add_argument("--keep", action="store_true", help="keep the database")
+    ap.add_argument("--keep", action="store_true", help="keep the database, connector file and log")
     a = ap.parse_args()
     binary = a.bin or built_binlake()
     db = f"bench_{uuid.uuid4().hex[:8]}"
@@ -163,6 +164,8 @@ def main():
         f"{rows / secs:,.0f} | {peak / 2**20:.0f} MiB |"
     )
     print(f"binary {binary}; topics {name}.*", file=sys.stderr)
+    if not a.keep:
+        shutil.rmtree(tmp, ignore_errors=True)  # connector file and log; kept when a run fails
 
 
 if __name__ == "__main__":

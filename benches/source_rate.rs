@@ -5,6 +5,10 @@
 //! 3. a plain rdkafka producer writing records of the same size to the same
 //!    broker (the broker's ceiling).
 //!
+//! It also prints the transaction's binlog range (`binlog range: FILE:POS..
+//! FILE:POS (table DB.t)`), which `bench/pyrepl.py` decodes again with
+//! python-mysql-replication (`bash bench/run.sh` runs both).
+//!
 //! Run: `scripts/servers.sh start && cargo bench --bench source_rate`
 //! (env: BINLAKE_TEST_MYSQL_URL, BINLAKE_TEST_BROKERS, BINLAKE_TEST_REGISTRY,
 //! BINLAKE_BENCH_ROWS to change the row count).
@@ -263,6 +267,13 @@ async fn main() -> Result<()> {
         out,
         "rows: {rows} (one transaction; INSERT took {:.1} s)",
         committed.as_secs_f64()
+    )?;
+    // The transaction's binlog range, for reading the same events with
+    // another decoder (bench/pyrepl.py).
+    writeln!(
+        out,
+        "binlog range: {}:{}..{}:{} (table {db}.t)",
+        start.file, start.pos, end.file, end.pos
     )?;
     writeln!(
         out,
