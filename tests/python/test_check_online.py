@@ -113,3 +113,36 @@ def test_check_finds_a_purged_stored_position(sink_case):
     rc, out = check(config)
     assert rc == 1, out
     assert "mysql-bin.000000 was purged" in out and "binlog_expire_logs_seconds" in out, out
+
+
+def test_secrets_are_never_printed(sink_case):
+    """A wrong MySQL password and registry credentials from the environment:
+    `check`, `verify` and `run` (debug logs) fail or retry, and none of them
+    prints a secret."""
+    case = sink_case
+    case.sql("CREATE TABLE t (id INT PRIMARY KEY)")
+    config = case.write_sink_config()
+    secrets = {"BINLAKE_MYSQL_PASSWORD": "wrong-Zq81-mysql", "BINLAKE_REGISTRY_PASSWORD": "reg-Xy77-registry"}
+    env = {**os.environ, **secrets, "BINLAKE_REGISTRY_USER": "ops", "RUST_LOG": "debug"}
+
+    def run(*args, timeout=120):
+        return subprocess.run([str(binlake_bin()), *args], capture_output=True, text=True, timeout=timeout, env=env)
+
+    out = run("check", str(config))
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "Access denied" in out.stdout + out.stderr, out.stdout + out.stderr
+    texts = [out.stdout + out.stderr]
+    out = run("verify", str(config))
+    assert out.returncode != 0
+    texts.append(out.stdout + out.stderr)
+    proc = subprocess.Popen([str(binlake_bin()), "run", str(config), "--role", "all"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        texts.append(proc.communicate(timeout=8)[0])
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        texts.append(proc.communicate(timeout=30)[0])
+    assert "Access denied" in texts[-1] or "access denied" in texts[-1].lower(), texts[-1][-3000:]
+    for text in texts:
+        for name, secret in secrets.items():
+            assert secret not in text, f"{name} printed: {text[-2000:]}"

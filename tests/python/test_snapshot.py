@@ -9,12 +9,15 @@ equal to MySQL row for row.
   every untouched row is read, and only rows handed to Kafka after the
   last stored progress are read twice;
 - a column added mid-snapshot is read by the chunks after the ALTER;
+- a table added to the connector file later is snapshotted on the next
+  start, and the tables already done are not read again;
 - a backfill of a key range restores rows deleted from Delta by hand.
 """
 
 import json
 import os
 import random
+import signal
 import subprocess
 import threading
 import time
@@ -218,6 +221,32 @@ def test_a_column_added_mid_snapshot_is_read_by_the_later_chunks(sink_case):
     reads = [r.value["after"] for r in read_topic(case.topic("items")) if r.value and r.value["op"] == "r"]
     assert any((a.get("extra") or "").startswith("x") for a in reads), "no chunk was read after the UPDATE"
     assert "reading its shape again" in proc.log_text()
+
+
+def test_a_table_added_to_the_file_later_is_snapshotted_alone(sink_case):
+    case = sink_case
+    fill(case, "items", 2_000)
+    fill(case, "later", 1_500)
+    items, later = f"{case.db}.items", f"{case.db}.later"
+
+    def reads(table):
+        return sum(1 for r in read_topic(case.topic(table)) if r.value and r.value["op"] == "r")
+
+    config = case.write_sink_config(snapshot="initial", tables=[items])
+    proc = case.start_all(config)
+    wait_until(lambda: snapshot_finished(config, [items]), WAIT, "the first snapshot")
+    case.wait_delta_equals_mysql("items", WAIT, procs=[proc])
+    assert proc.stop(signal.SIGTERM) == 0
+    assert reads("items") == 2_000
+
+    config = case.write_sink_config(snapshot="initial", tables=[items, later])
+    proc = case.start_all(config)
+    wait_until(lambda: snapshot_finished(config, [items, later]), WAIT, "the added table's snapshot")
+    case.sql("UPDATE later SET n = 7 WHERE id <= 10")
+    case.wait_delta_equals_mysql("later", WAIT, procs=[proc])
+    case.wait_delta_equals_mysql("items", WAIT, procs=[proc])
+    assert reads("later") == 1_500
+    assert reads("items") == 2_000, "a table already snapshotted must not be read again"
 
 
 def test_backfill_restores_a_key_range_deleted_from_delta(sink_case):
