@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer};
+use rdkafka::error::KafkaError;
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::metrics::metrics;
@@ -74,8 +75,7 @@ impl OffsetCommits {
         self.last_sent = Some(now);
         if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
             self.in_flight.store(false, Ordering::Release);
-            metrics().error("sink", "kafka");
-            tracing::warn!(error = %e, "Kafka offset commit failed");
+            commit_failed(&e);
         }
     }
 
@@ -85,8 +85,7 @@ impl OffsetCommits {
             return;
         };
         if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {
-            metrics().error("sink", "kafka");
-            tracing::warn!(error = %e, "Kafka offset commit failed");
+            commit_failed(&e);
         }
     }
 
@@ -99,6 +98,12 @@ impl OffsetCommits {
         }
         (tpl.count() > 0).then_some(tpl)
     }
+}
+
+/// Counted and logged; only lag reporting depends on the committed offsets.
+pub fn commit_failed(e: &KafkaError) {
+    metrics().error("sink", "kafka");
+    tracing::warn!(error = %e, "Kafka offset commit failed");
 }
 
 #[cfg(test)]

@@ -76,8 +76,7 @@ impl ConsumerContext for SinkContext {
     fn commit_callback(&self, result: KafkaResult<()>, _offsets: &TopicPartitionList) {
         self.commit_in_flight.store(false, Ordering::Release);
         if let Err(e) = result {
-            metrics().error("sink", "kafka");
-            tracing::warn!(error = %e, "Kafka offset commit failed");
+            super::offsets::commit_failed(&e);
         }
     }
 }
@@ -512,10 +511,7 @@ async fn apply_once(
         tracing::info!(topic = %state.topic, skipped, "records already in Delta skipped");
     }
     // Every partition already applied up to here: nothing to commit.
-    if last
-        .iter()
-        .all(|(p, o)| applied_before.get(p).is_some_and(|v| v >= o))
-    {
+    if txns.is_empty() {
         return Ok(());
     }
     if !target.exists() {
