@@ -37,7 +37,6 @@ import io
 import json
 import os
 import pathlib
-import random
 import shutil
 import signal
 import sys
@@ -51,13 +50,8 @@ sys.path.insert(0, str(HERE.parent / "tests" / "python"))
 import fastavro  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
-from sink_harness import BinlakeProcess  # noqa: E402
+from sink_harness import BinlakeProcess, new_sink_case  # noqa: E402
 from source_harness import (  # noqa: E402
-    BROKERS,
-    MYSQL_HOST,
-    MYSQL_PORT,
-    REGISTRY,
-    _toml_str,
     mysql_connect,
     read_topic,
     record_count,
@@ -83,34 +77,6 @@ def release_binary() -> pathlib.Path:
         return pathlib.Path(explicit)
     target = os.environ.get("CARGO_TARGET_DIR", str(pathlib.Path.home() / ".cache/binlake/target"))
     return pathlib.Path(target) / "release" / "binlake"
-
-
-def write_config(path: pathlib.Path, name: str, db: str, lake: pathlib.Path, flush: str, max_batch: int) -> None:
-    lines = [
-        f"name = {_toml_str(name)}",
-        "",
-        "[source]",
-        f"url = {_toml_str(f'mysql://cdc@{MYSQL_HOST}:{MYSQL_PORT}')}",
-        'password_env = "BINLAKE_MYSQL_PASSWORD"',
-        f"server_id = {random.randint(100_000, 4_000_000_000)}",
-        f"tables = [{_toml_str(f'{db}.{TABLE}')}]",
-        'snapshot = "never"',
-        'heartbeat = "1s"',
-        "",
-        "[kafka]",
-        f"brokers = {_toml_str(BROKERS)}",
-        "",
-        "[registry]",
-        f"url = {_toml_str(REGISTRY)}",
-        "",
-        "[sink]",
-        f"table_uri = {_toml_str(f'file://{lake}/{{db}}/{{table}}')}",
-        f"flush_interval = {_toml_str(flush)}",
-        f"max_batch_rows = {max_batch}",
-        'deletes = "hard"',
-        "",
-    ]
-    path.write_text("\n".join(lines))
 
 
 def values_sql(first: int, n: int) -> str:
@@ -227,21 +193,18 @@ def run(a) -> int:
         raise SystemExit(f"binlake binary {binary} not found: cargo build --release --locked (or pass --bin)")
     # sink_harness copies BINLAKE_BIN (else the debug build) once per run.
     os.environ["BINLAKE_BIN"] = str(binary)
-    tag = uuid.uuid4().hex[:8]
-    db = f"bench_fr_{tag}"
-    name = f"benchfr{tag}"
-    tmp = pathlib.Path(a.work_dir or "/tmp") / f"binlake-freshness-{tag}"
+    tmp = pathlib.Path(a.work_dir or "/tmp") / f"binlake-freshness-{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True)
-    lake = tmp / "lake"
-    config = tmp / "connector.toml"
-    write_config(config, name, db, lake, a.flush_interval, a.max_batch_rows)
-    table_dir = lake / db / TABLE
-    topic = f"{name}.{db}.{TABLE}"
+    # The tests' connector file (one database, snapshot "never", heartbeat
+    # 1s) with this run's flush settings; the case creates the database.
+    case = new_sink_case(tmp, prefix="benchfr")
+    db, name = case.db, case.name
+    config = case.write_sink_config(flush_interval=a.flush_interval, max_batch_rows=a.max_batch_rows)
+    table_dir = case.table_path(TABLE)
+    topic = case.topic(TABLE)
     print(f"freshness: db {db}, connector {name}, work dir {tmp}", file=sys.stderr)
 
-    with mysql_connect() as c, c.cursor() as cur:
-        cur.execute(f"CREATE DATABASE `{db}` CHARACTER SET utf8mb4")
-        cur.execute(f"USE `{db}`")
+    with mysql_connect(db) as c, c.cursor() as cur:
         cur.execute(DDL)
 
     source = BinlakeProcess(config, tmp / "source.log", role="source")
