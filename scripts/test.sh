@@ -2,7 +2,9 @@
 # The test command: installs what is missing, builds, starts the local
 # servers (MariaDB, Kafka broker, schema registry), runs the Rust and Python
 # test suites against them, then stops the servers it started.
-# Extra arguments go to `cargo test` (e.g. scripts/test.sh --test registry_api).
+# Extra arguments go to `cargo test` (e.g. scripts/test.sh --test it
+# registry_api::, the Rust integration tests of one module). CI (.ci/run)
+# runs `cargo fmt --check` and clippy before it.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$BINLAKE_ROOT"

@@ -1,5 +1,5 @@
 """Independent check of binlake's Avro messages: fastavro and confluent-kafka's
-AvroDeserializer decode the framed keys and values that tests/avro_roundtrip.rs
+AvroDeserializer decode the framed keys and values that tests/it/avro_roundtrip.rs
 writes (test `fixtures_for_the_python_check`), against expectations written
 here from the same event literals, not derived from the Rust code.
 
@@ -113,7 +113,7 @@ def fixtures(tmp_path_factory):
     env = dict(os.environ, BINLAKE_AVRO_FIXTURE_DIR=str(out))
     env.setdefault("CARGO_TARGET_DIR", str(pathlib.Path.home() / ".cache/binlake/target"))
     run = subprocess.run(
-        ["cargo", "test", "--test", "avro_roundtrip", "--", "--exact", "fixtures_for_the_python_check"],
+        ["cargo", "test", "--test", "it", "--", "--exact", "avro_roundtrip::fixtures_for_the_python_check"],
         cwd=REPO, env=env, capture_output=True, text=True,
     )
     assert run.returncode == 0, run.stdout + run.stderr

@@ -9,8 +9,7 @@ use apache_avro::writer::datum::GenericDatumWriter;
 
 use binlake::avro::{value, TableCodec};
 
-mod avro_support;
-use avro_support::{
+use crate::avro_support::{
     assert_envelope, cases, decode, every_type_table, field, registry_tests, write_fixtures,
     HANDLED_TS, KEY_ID, VALUE_ID,
 };
