@@ -14,7 +14,10 @@ use crate::source::position::ChangeOrder;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-fn reader(kafka: &KafkaConfig) -> Result<BaseConsumer, KafkaError> {
+/// Logs the partition ends it asks for at debug, not as errors.
+type Reader = BaseConsumer<crate::logging::KafkaLogs>;
+
+fn reader(kafka: &KafkaConfig) -> Result<Reader, KafkaError> {
     client_config(
         kafka,
         ClientKind::Other,
@@ -27,7 +30,7 @@ fn reader(kafka: &KafkaConfig) -> Result<BaseConsumer, KafkaError> {
             ("isolation.level", "read_committed"),
         ],
     )
-    .create()
+    .create_with_context(crate::logging::KafkaLogs)
     .map_err(|e| KafkaError::Config {
         brokers: kafka.bootstrap_servers(),
         message: e.to_string(),
@@ -45,7 +48,7 @@ fn read_err(topic: &str, e: impl ToString) -> KafkaError {
 /// watermark `high` to `each`; a read that does not reach `high` in time is
 /// an error, never a silently short answer. Blocking.
 fn read_to(
-    consumer: &BaseConsumer,
+    consumer: &Reader,
     topic: &str,
     p: i32,
     from: Offset,

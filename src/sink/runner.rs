@@ -38,6 +38,10 @@ struct SinkContext {
 }
 
 impl ClientContext for SinkContext {
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        crate::logging::kafka_client_error(&error, reason);
+    }
+
     fn stats(&self, stats: Statistics) {
         for (topic, t) in &stats.topics {
             for (p, part) in &t.partitions {
@@ -209,6 +213,12 @@ pub async fn run(
             msg = consumer.recv() => {
                 let msg = match msg {
                     Ok(m) => m.detach(),
+                    // No table topic yet: the source creates them on first change.
+                    Err(e) if e.rdkafka_error_code()
+                        == Some(rdkafka::error::RDKafkaErrorCode::UnknownTopicOrPartition) => {
+                        tracing::info!(reason = %e, "waiting for table topics");
+                        continue;
+                    }
                     Err(e) => {
                         crate::metrics::metrics().error("sink", "kafka");
                         tracing::warn!(error = %e, "Kafka consumer error");
