@@ -47,6 +47,11 @@ enum Command {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+        /// Repaint every SECS seconds (default 2) until Ctrl-C; with
+        /// --json, one JSON document per line.
+        #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "2",
+              value_parser = clap::value_parser!(u64).range(1..))]
+        watch: Option<u64>,
     },
     /// Compares each MySQL table with its Delta table; exit 1 on any difference.
     Verify {
@@ -131,8 +136,12 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 },
             )
         }
-        Command::Status { file, json } => {
+        Command::Status { file, json, watch } => {
             let connector = binlake::config::Connector::load(&file)?;
+            if let Some(secs) = watch {
+                watch_status(&connector, json, std::time::Duration::from_secs(secs)).await?;
+                return Ok(ExitCode::SUCCESS);
+            }
             let status = binlake::status::status(&connector).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&status)?);
@@ -171,6 +180,49 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Registry { listen, data_dir } => {
             binlake::registry::serve(listen, &data_dir, shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `status --watch`: the report again every `every` until Ctrl-C or
+/// SIGTERM. A failed round (Kafka down) is shown and retried, since
+/// watching a recovery is what the loop is for.
+async fn watch_status(
+    connector: &binlake::config::Connector,
+    json: bool,
+    every: std::time::Duration,
+) -> anyhow::Result<()> {
+    use std::io::{IsTerminal, Write};
+    let repaint = !json && std::io::stdout().is_terminal();
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    loop {
+        let report = tokio::select! {
+            _ = &mut stop => return Ok(()),
+            r = binlake::status::status(connector) => r,
+        };
+        let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC");
+        let header = format!("{now}, every {}s (Ctrl-C stops)\n", every.as_secs());
+        let text = match (&report, json) {
+            (Ok(s), true) => serde_json::to_string(s)? + "\n",
+            (Err(e), true) => serde_json::json!({ "error": format!("{e:#}") }).to_string() + "\n",
+            (Ok(s), false) => header + &binlake::status::render(s),
+            (Err(e), false) => format!("{header}status failed: {e:#}\n"),
+        };
+        {
+            let mut out = std::io::stdout().lock();
+            // Home and clear, so the report repaints in place on a terminal.
+            if repaint {
+                write!(out, "\x1b[H\x1b[2J")?;
+            } else if !json {
+                writeln!(out)?;
+            }
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+        }
+        tokio::select! {
+            _ = &mut stop => return Ok(()),
+            _ = tokio::time::sleep(every) => {}
         }
     }
 }
