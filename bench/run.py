@@ -557,6 +557,38 @@ def fmt_ms(ms: float) -> str:
     return f"{round(ms) or 0} ms"  # no "-0 ms"
 
 
+def portable(text: str, subs: list[tuple[str, str]]) -> str:
+    """`text` without this machine's paths: each (path, name) pair, most
+    specific first, replaces the path by a name any reader's setup has
+    (`$CARGO_TARGET_DIR`, `python3`, a path inside the clone)."""
+    for path, name in subs:
+        if path:
+            text = text.replace(path, name)
+    return text
+
+
+def machine_paths(
+    binary: pathlib.Path, built: pathlib.Path, logdir: pathlib.Path, target_dir: pathlib.Path
+) -> list[tuple[str, str]]:
+    """What `portable` replaces: the private copy of the binary by the build
+    it copies, the data directory, the target directory, the interpreter,
+    the clone and the home directory."""
+    data = logdir.parent.parent
+    try:
+        data_name = str(data.relative_to(ROOT))
+    except ValueError:
+        data_name = "$BINLAKE_DATA"
+    rest = [
+        (str(data), data_name),
+        (str(target_dir), "$CARGO_TARGET_DIR"),
+        (sys.executable, "python3"),
+        (str(ROOT) + "/", ""),
+        (str(ROOT), "."),
+        (str(pathlib.Path.home()), "~"),
+    ]
+    return [(str(binary), portable(str(built), rest)), *rest]
+
+
 def raw_section(piece: Piece) -> str:
     body = piece.stdout.strip() or "(no output)"
     tabular = body.lstrip().startswith("|")
@@ -740,7 +772,8 @@ def main() -> int:
     doc += ["", "## Raw output", ""]
     for pc in everything:
         doc += [raw_section(pc), ""]
-    text = "\n".join(doc).rstrip() + "\n"
+    # The document is committed: it names no path of this machine.
+    text = portable("\n".join(doc).rstrip() + "\n", machine_paths(binary, built, logdir, target_dir))
     binary.unlink(missing_ok=True)  # the copy; the logs stay
     a.out.write_text(text)
     sys.stdout.write(text)
