@@ -1,6 +1,7 @@
 //! Row decoding against a real MariaDB (`bash scripts/servers.sh start mariadb`):
-//! every SPEC type is written, read back from the binlog with `TableDecoder`,
-//! and compared value by value with what a SELECT of the same row returns.
+//! every type of docs/contract.md ("Types") is written, read back from the
+//! binlog with `TableDecoder`, and compared value by value with what a
+//! SELECT of the same row returns.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, Ordering};
