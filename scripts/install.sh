@@ -23,9 +23,10 @@ if [ ! -x "$TANSU_BIN" ]; then
         --root "$BINLAKE_CACHE/tools" --quiet
 fi
 
-if ! python3 -c 'import confluent_kafka, fastavro, deltalake, pymysql, pytest, authlib, httpx, cachetools, pymysqlreplication' 2>/dev/null; then
+if ! python3 -c 'import confluent_kafka, fastavro, deltalake, pymysql, pytest, authlib, httpx, cachetools, pymysqlreplication, mysql_mimic' 2>/dev/null; then
     log "installing Python check tools (pip)"
     python3 -m pip install --quiet --disable-pip-version-check \
-        pymysql confluent-kafka fastavro deltalake pyarrow authlib httpx cachetools pytest mysql-replication
+        pymysql confluent-kafka fastavro deltalake pyarrow authlib httpx cachetools pytest mysql-replication \
+        mysql-mimic
 fi
 log "dependencies present"

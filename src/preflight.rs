@@ -64,19 +64,17 @@ async fn mysql(connector: &Connector, selected: &mut Vec<(String, String)>) -> V
                 return;
             }
         };
-        // The flavour when the server's settings are right, else `None`
-        // (the schema check below needs a server binlake can run against).
-        let flavour = match crate::source::runner::check_server(&pool).await {
-            Ok(flavour) => Some(flavour),
-            Err(crate::source::SourceError::ServerConfig(list)) => {
-                out.extend(
-                    list.split("; ")
-                        .map(|p| format!("MySQL setting {}", server_fix(p))),
-                );
+        // The flavour when the server's version and settings are right, else
+        // `None` (the schema check below needs a server binlake can run
+        // against). Each problem is one line naming the fix.
+        let flavour = match crate::source::server::check(&mut conn).await {
+            Ok((version, problems)) if problems.is_empty() => Some(version.flavour),
+            Ok((_, problems)) => {
+                out.extend(problems);
                 None
             }
-            Err(other) => {
-                out.push(format!("MySQL: {other}"));
+            Err(e) => {
+                out.push(format!("MySQL: {e}"));
                 None
             }
         };
@@ -134,22 +132,6 @@ async fn mysql(connector: &Connector, selected: &mut Vec<(String, String)>) -> V
     result.await;
     let _ = pool.disconnect().await;
     out
-}
-
-/// `name=VALUE (set name=WANT)` as a line with the reason.
-fn server_fix(problem: &str) -> String {
-    let why = if problem.starts_with("binlog_row_metadata") {
-        "; without it column names cannot be tracked"
-    } else if problem.starts_with("binlog_format") {
-        "; statement or mixed binlogs carry no row images"
-    } else if problem.starts_with("binlog_row_image") {
-        "; without full images updates and deletes lose columns"
-    } else if problem.starts_with("log_bin=") {
-        "; without the binlog there is nothing to capture"
-    } else {
-        ""
-    };
-    format!("{problem}{why}")
 }
 
 async fn kafka(connector: &Connector) -> Vec<String> {
@@ -277,9 +259,9 @@ async fn retention(connector: &Connector, conn: &mut mysql_async::Conn) -> Vec<S
     let Some(stored) = stored else {
         return Vec::new(); // a new pipeline starts at the server's current position
     };
-    let logs: Vec<(String, u64)> = match conn.query("SHOW BINARY LOGS").await {
+    let logs = match crate::source::server::binary_logs(conn).await {
         Ok(l) => l,
-        Err(e) => return vec![format!("MySQL: SHOW BINARY LOGS failed ({e})")],
+        Err(e) => return vec![format!("MySQL: {e}")],
     };
     let file = &stored.position.file;
     let oldest = logs.first().map(|(f, _)| f.clone()).unwrap_or_default();
@@ -302,7 +284,7 @@ async fn retention(connector: &Connector, conn: &mut mysql_async::Conn) -> Vec<S
     } else {
         0
     };
-    let bytes = crate::source::runner::bytes_behind(logs.into_iter(), &stored.position);
+    let bytes = crate::source::server::bytes_behind(logs.into_iter(), &stored.position);
     match expire {
         Some(expire) if expire > 0 && bytes > 0 && behind_s * 2 >= expire => vec![format!(
             "the source is {behind_s} s behind and binlogs expire after {expire} s: \

@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use mysql_async::prelude::Queryable;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 use serde::Serialize;
@@ -128,7 +127,7 @@ async fn source_status(connector: &Connector, admin: &Admin) -> SourceStatus {
         let opts = crate::source::runner::mysql_opts(source)?;
         let pool = mysql_async::Pool::new(opts);
         let mut conn = pool.get_conn().await?;
-        let logs: Vec<(String, u64)> = conn.query("SHOW BINARY LOGS").await?;
+        let logs = crate::source::server::binary_logs(&mut conn).await?;
         drop(conn);
         pool.disconnect().await?;
         Ok::<_, anyhow::Error>(logs)
@@ -139,7 +138,7 @@ async fn source_status(connector: &Connector, admin: &Admin) -> SourceStatus {
                 s.server_position = Some(format!("{file}:{size}"));
             }
             if let Some(p) = &stored {
-                let behind = crate::source::runner::bytes_behind(logs.into_iter(), &p.position);
+                let behind = crate::source::server::bytes_behind(logs.into_iter(), &p.position);
                 s.bytes_behind = Some(behind);
                 // A position stored before any change was read has no time.
                 s.seconds_behind = if behind == 0 {

@@ -1,6 +1,7 @@
 //! Reads the MySQL/MariaDB binlog and turns row events into change events.
 //!
 //! - [`runner`]: the source task (start position, reconnects, shutdown);
+//! - [`server`]: what the server says about itself, by version and dialect;
 //! - [`binlog`]: one replication connection, verified events;
 //! - [`stream`]: events → change events and commit points;
 //! - [`catalog`]: captured tables and their cached decoders;
@@ -21,6 +22,7 @@ pub mod jsonb;
 pub mod keyset;
 pub mod position;
 pub mod runner;
+pub mod server;
 pub mod snapshot;
 pub mod stream;
 pub mod table_map;

@@ -5,13 +5,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mysql_async::prelude::Queryable;
 use mysql_async::{ClientIdentity, Opts, OptsBuilder, Pool, SslOpts};
 use tokio::sync::watch;
 
 use super::binlog::{BinlogConnection, Flavour};
 use super::catalog::Catalog;
-use super::position::{compare_file_pos, Position};
+use super::position::Position;
 use super::snapshot::merge::SnapshotMerge;
 use super::snapshot::SnapshotState;
 use super::stream::{ChangeStream, StreamItem};
@@ -93,85 +92,12 @@ pub fn snapshot_opts(source: &SourceConfig) -> Result<Opts, SourceError> {
 
 /// The server's flavour, after checking the settings binlake depends on.
 pub async fn check_server(pool: &Pool) -> Result<Flavour, SourceError> {
-    let mut conn = pool.get_conn().await.map_err(SourceError::connect)?;
-    let version: Option<String> = conn
-        .query_first("SELECT VERSION()")
-        .await
-        .map_err(SourceError::query("SELECT VERSION()"))?;
-    let flavour = Flavour::from_version(version.as_deref().unwrap_or(""));
-    let stmt = "SHOW GLOBAL VARIABLES WHERE Variable_name IN \
-        ('log_bin','binlog_format','binlog_row_image','binlog_row_metadata','log_bin_compress')";
-    let vars: Vec<(String, String)> = conn.query(stmt).await.map_err(SourceError::query(stmt))?;
-    let get = |name: &str| {
-        vars.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.to_ascii_uppercase())
-    };
-    let mut problems = Vec::new();
-    let mut expect = |name: &str, want: &str| match get(name) {
-        Some(v) if v == want => {}
-        Some(v) => problems.push(format!("{name}={v} (set {name}={want})")),
-        None => problems.push(format!(
-            "{name} is unknown to this server (binlake needs {name}={want})"
-        )),
-    };
-    expect("log_bin", "ON");
-    expect("binlog_format", "ROW");
-    expect("binlog_row_image", "FULL");
-    expect("binlog_row_metadata", "FULL");
-    if get("log_bin_compress").as_deref() == Some("ON") {
-        problems
-            .push("log_bin_compress=ON (binlake cannot read compressed events; set it OFF)".into());
-    }
-    if problems.is_empty() {
-        Ok(flavour)
-    } else {
-        Err(SourceError::ServerConfig(problems.join("; ")))
-    }
+    super::server::check_server(pool).await
 }
 
 /// The server's current end of binlog, where a new pipeline starts streaming.
-pub async fn current_position(pool: &Pool, flavour: Flavour) -> Result<Position, SourceError> {
-    let mut conn = pool.get_conn().await.map_err(SourceError::connect)?;
-    let stmt = "SHOW MASTER STATUS";
-    let row: Option<mysql_async::Row> = conn
-        .query_first(stmt)
-        .await
-        .map_err(SourceError::query(stmt))?;
-    let row = row.ok_or_else(|| {
-        SourceError::ServerConfig("SHOW MASTER STATUS is empty: the binlog is off".into())
-    })?;
-    let file: String = row
-        .get(0)
-        .ok_or_else(|| SourceError::Position("no binlog file".into()))?;
-    let pos: u64 = row
-        .get(1)
-        .ok_or_else(|| SourceError::Position("no binlog position".into()))?;
-    let gtid_set = match flavour {
-        Flavour::MariaDb => {
-            let stmt = "SELECT @@GLOBAL.gtid_binlog_pos";
-            let g: Option<String> = conn
-                .query_first(stmt)
-                .await
-                .map_err(SourceError::query(stmt))?;
-            g.filter(|g| !g.is_empty())
-        }
-        Flavour::MySql => {
-            // Empty when gtid_mode is OFF: then file:pos is the position.
-            let stmt = "SELECT @@GLOBAL.gtid_executed";
-            let g: Option<String> = conn
-                .query_first(stmt)
-                .await
-                .map_err(SourceError::query(stmt))?;
-            g.map(|g| g.replace(['\n', ' '], ""))
-                .filter(|g| !g.is_empty())
-        }
-    };
-    Ok(Position {
-        file,
-        pos,
-        gtid_set,
-    })
+pub async fn current_position(pool: &Pool, _flavour: Flavour) -> Result<Position, SourceError> {
+    super::server::current_position(pool).await
 }
 
 /// Runs the source until `shutdown` turns true, then stores the position of
@@ -376,42 +302,13 @@ async fn finish(
 
 /// Keeps `binlake_source_binlog_bytes_behind` current: the sizes of the
 /// server's binlogs after the source's position. Ends with the runtime.
-async fn report_bytes_behind(pool: Pool, mut position: watch::Receiver<Position>) {
-    loop {
-        tokio::time::sleep(Duration::from_secs(5)).await;
-        let at = position.borrow_and_update().clone();
-        if at.file.is_empty() {
-            continue;
-        }
-        let logs: Result<Vec<mysql_async::Row>, _> = async {
-            let mut conn = pool.get_conn().await?;
-            conn.query("SHOW BINARY LOGS").await
-        }
-        .await;
-        match logs {
-            Ok(rows) => {
-                let sizes = rows
-                    .iter()
-                    .filter_map(|r| Some((r.get::<String, _>(0)?, r.get::<u64, _>(1)?)));
-                metrics()
-                    .source_binlog_bytes_behind
-                    .set(bytes_behind(sizes, &at) as i64);
-            }
-            Err(e) => tracing::debug!(error = %e, "SHOW BINARY LOGS failed"),
-        }
-    }
+async fn report_bytes_behind(pool: Pool, position: watch::Receiver<Position>) {
+    super::server::report_bytes_behind(pool, position).await
 }
 
 /// Bytes from `at` to the end of the last binlog.
 pub fn bytes_behind(logs: impl Iterator<Item = (String, u64)>, at: &Position) -> u64 {
-    logs.map(
-        |(file, size)| match compare_file_pos((&file, 0), (&at.file, 0)) {
-            std::cmp::Ordering::Less => 0,
-            std::cmp::Ordering::Equal => size.saturating_sub(at.pos),
-            std::cmp::Ordering::Greater => size,
-        },
-    )
-    .sum()
+    super::server::bytes_behind(logs, at)
 }
 
 /// Exponential backoff between reconnects, reset by progress.

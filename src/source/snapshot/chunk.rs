@@ -165,16 +165,8 @@ pub async fn read(
     tx.commit().await.map_err(SourceError::query("COMMIT"))?;
     let high = match exact {
         Some(p) => p,
-        None => {
-            let stmt = "SHOW MASTER STATUS";
-            let row: Option<(String, u64)> = conn
-                .query_first(stmt)
-                .await
-                .map_err(SourceError::query(stmt))?;
-            row.ok_or_else(|| {
-                SourceError::ServerConfig("SHOW MASTER STATUS is empty: the binlog is off".into())
-            })?
-        }
+        // The status statement and its columns depend on the version.
+        None => crate::source::server::end_of_binlog(&mut conn).await?,
     };
     let exhausted = raw.len() < limit;
     let key_idx = &table.schema.key;

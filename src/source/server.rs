@@ -1,0 +1,712 @@
+//! Everything binlake asks a MySQL or MariaDB server about itself, in the
+//! statements that server's version understands: its version, the binlog
+//! settings binlake depends on, the end of its binlog, its binary logs and
+//! an atomic start position.
+//!
+//! Result rows are read by column name, never by arity: MySQL's binlog
+//! status has 5 columns to MariaDB's 4, and `SHOW BINARY LOGS` gained a
+//! third column in MySQL 8.0.14.
+
+use std::fmt;
+use std::time::Duration;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Pool, Row, Value};
+use tokio::sync::watch;
+
+use super::binlog::Flavour;
+use super::position::{compare_file_pos, Position};
+use super::SourceError;
+use crate::metrics::metrics;
+
+/// The servers binlake runs against, as the refusal of any other names them.
+pub const SUPPORTED: &str = "MySQL 8.0, 8.4 LTS and 9.x, and MariaDB 10.5 and later";
+
+/// How often the MariaDB start position is read again when a transaction
+/// committed between its two GTID reads.
+const START_POSITION_TRIES: u32 = 20;
+
+/// `SELECT VERSION()`, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerVersion {
+    pub flavour: Flavour,
+    pub major: u32,
+    pub minor: u32,
+    pub patch: u32,
+    /// The full text, e.g. `8.4.3` or `10.11.6-MariaDB-0+deb12u1`.
+    pub text: String,
+}
+
+impl fmt::Display for ServerVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self.flavour {
+            Flavour::MySql => "MySQL",
+            Flavour::MariaDb => "MariaDB",
+        };
+        write!(f, "{name} {}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+impl ServerVersion {
+    /// Parses `8.0.36`, `8.4.3-commercial`, `9.1.0`, `5.7.44-log`,
+    /// `10.11.6-MariaDB-0+deb12u1` or the replication-handshake form
+    /// `5.5.5-10.11.6-MariaDB`. `None` when no `major.minor` leads the text.
+    pub fn parse(text: &str) -> Option<Self> {
+        let flavour = Flavour::from_version(text);
+        let mut numbers = text.trim();
+        // MariaDB's handshake prefixes a fake 5.5.5 for old clients.
+        if flavour == Flavour::MariaDb {
+            if let Some(rest) = numbers.strip_prefix("5.5.5-") {
+                numbers = rest;
+            }
+        }
+        let numbers = numbers
+            .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .next()
+            .unwrap_or("");
+        let mut parts = numbers.split('.').map(|p| p.parse::<u32>().ok());
+        let major = parts.next().flatten()?;
+        let minor = parts.next().flatten()?;
+        let patch = parts.next().flatten().unwrap_or(0);
+        Some(ServerVersion {
+            flavour,
+            major,
+            minor,
+            patch,
+            text: text.to_string(),
+        })
+    }
+
+    fn at_least(&self, major: u32, minor: u32) -> bool {
+        (self.major, self.minor) >= (major, minor)
+    }
+
+    /// Why binlake refuses this server, naming the supported versions;
+    /// `None` when it is supported.
+    pub fn refusal(&self) -> Option<String> {
+        let supported = match self.flavour {
+            Flavour::MySql => self.at_least(8, 0),
+            Flavour::MariaDb => self.at_least(10, 5),
+        };
+        if supported {
+            return None;
+        }
+        let eol = match (self.flavour, self.major) {
+            (Flavour::MySql, 5) => " (MySQL 5.7 and older are past their end of life)",
+            _ => "",
+        };
+        Some(format!(
+            "{self} is not supported{eol}: binlake supports {SUPPORTED}; upgrade the server"
+        ))
+    }
+
+    /// The statement that reports the end of the binlog: MySQL 8.2 added
+    /// `SHOW BINARY LOG STATUS` and 8.4 removed `SHOW MASTER STATUS`.
+    pub fn status_statement(&self) -> &'static str {
+        match self.flavour {
+            Flavour::MySql if self.at_least(8, 2) => "SHOW BINARY LOG STATUS",
+            _ => "SHOW MASTER STATUS",
+        }
+    }
+
+    /// The global variables the settings check reads: only those this
+    /// server knows.
+    fn checked_variables(&self) -> &'static [&'static str] {
+        match self.flavour {
+            Flavour::MySql => &[
+                "log_bin",
+                "binlog_format",
+                "binlog_row_image",
+                "binlog_row_metadata",
+                "binlog_transaction_compression",
+                "binlog_row_value_options",
+            ],
+            Flavour::MariaDb => &[
+                "log_bin",
+                "binlog_format",
+                "binlog_row_image",
+                "binlog_row_metadata",
+                "log_bin_compress",
+            ],
+        }
+    }
+}
+
+/// A result row with its column names, read by name (case-insensitive).
+#[derive(Debug, Clone)]
+pub struct NamedRow {
+    names: Vec<String>,
+    values: Vec<Value>,
+}
+
+impl NamedRow {
+    pub fn new(names: Vec<String>, values: Vec<Value>) -> Self {
+        NamedRow { names, values }
+    }
+
+    pub fn from_row(row: Row) -> Self {
+        let names = row
+            .columns_ref()
+            .iter()
+            .map(|c| c.name_str().into_owned())
+            .collect();
+        NamedRow {
+            names,
+            values: row.unwrap(),
+        }
+    }
+
+    fn value(&self, name: &str) -> Option<&Value> {
+        let i = self
+            .names
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(name))?;
+        self.values.get(i)
+    }
+
+    /// The column as text; `None` when the server has no such column or it
+    /// is NULL.
+    pub fn opt_text(&self, name: &str) -> Option<String> {
+        match self.value(name)? {
+            Value::NULL => None,
+            v => mysql_async::from_value_opt::<String>(v.clone()).ok(),
+        }
+    }
+
+    pub fn text(&self, name: &str) -> Result<String, String> {
+        self.opt_text(name).ok_or_else(|| self.missing(name))
+    }
+
+    pub fn u64(&self, name: &str) -> Result<u64, String> {
+        let v = self.value(name).ok_or_else(|| self.missing(name))?;
+        mysql_async::from_value_opt::<u64>(v.clone())
+            .map_err(|_| format!("column {name} is not a number ({v:?})"))
+    }
+
+    fn missing(&self, name: &str) -> String {
+        format!(
+            "no column {name} in the result (columns: {})",
+            self.names.join(", ")
+        )
+    }
+}
+
+/// Runs `stmt` and returns its rows with their column names.
+async fn named_rows(conn: &mut Conn, stmt: &str) -> Result<Vec<NamedRow>, SourceError> {
+    let rows: Vec<Row> = conn.query(stmt).await.map_err(SourceError::query(stmt))?;
+    Ok(rows.into_iter().map(NamedRow::from_row).collect())
+}
+
+fn column_error(stmt: &str) -> impl FnOnce(String) -> SourceError + '_ {
+    SourceError::query(stmt)
+}
+
+/// The server's version.
+pub async fn version(conn: &mut Conn) -> Result<ServerVersion, SourceError> {
+    let stmt = "SELECT VERSION()";
+    let text: Option<String> = conn
+        .query_first(stmt)
+        .await
+        .map_err(SourceError::query(stmt))?;
+    let text = text.unwrap_or_default();
+    ServerVersion::parse(&text).ok_or_else(|| {
+        SourceError::Unsupported(format!(
+            "cannot read the server version from '{text}': binlake supports {SUPPORTED}"
+        ))
+    })
+}
+
+/// The end of the server's binlog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BinlogStatus {
+    pub file: String,
+    pub pos: u64,
+    /// MySQL's `Executed_Gtid_Set` without its line breaks; `None` on
+    /// MariaDB and when GTIDs are off.
+    pub executed_gtid_set: Option<String>,
+}
+
+impl BinlogStatus {
+    /// Reads a status row by column name: `File`, `Position` and, on MySQL,
+    /// `Executed_Gtid_Set`.
+    pub fn from_row(row: &NamedRow) -> Result<Self, String> {
+        Ok(BinlogStatus {
+            file: row.text("File")?,
+            pos: row.u64("Position")?,
+            executed_gtid_set: row
+                .opt_text("Executed_Gtid_Set")
+                .map(|g| g.replace(['\n', '\r', ' '], ""))
+                .filter(|g| !g.is_empty()),
+        })
+    }
+}
+
+/// `SHOW BINARY LOG STATUS` (MySQL 8.2+) or `SHOW MASTER STATUS`.
+pub async fn binlog_status(
+    conn: &mut Conn,
+    version: &ServerVersion,
+) -> Result<BinlogStatus, SourceError> {
+    let stmt = version.status_statement();
+    let rows = named_rows(conn, stmt).await?;
+    let row = rows.first().ok_or_else(|| {
+        SourceError::ServerConfig(format!(
+            "{stmt} is empty: the binlog is off (set log_bin=ON)"
+        ))
+    })?;
+    BinlogStatus::from_row(row).map_err(column_error(stmt))
+}
+
+/// The end of the binlog as `(file, pos)`, on a connection whose server
+/// version is not known yet.
+pub async fn end_of_binlog(conn: &mut Conn) -> Result<(String, u64), SourceError> {
+    let v = version(conn).await?;
+    let status = binlog_status(conn, &v).await?;
+    Ok((status.file, status.pos))
+}
+
+/// Reads `SHOW BINARY LOGS` rows by name: `Log_name`, `File_size` (MySQL
+/// 8.0.14+ adds `Encrypted`).
+pub fn binary_log_sizes(rows: &[NamedRow]) -> Result<Vec<(String, u64)>, String> {
+    rows.iter()
+        .map(|r| Ok((r.text("Log_name")?, r.u64("File_size")?)))
+        .collect()
+}
+
+/// `SHOW BINARY LOGS`: each binlog file with its size, oldest first.
+pub async fn binary_logs(conn: &mut Conn) -> Result<Vec<(String, u64)>, SourceError> {
+    let stmt = "SHOW BINARY LOGS";
+    let rows = named_rows(conn, stmt).await?;
+    binary_log_sizes(&rows).map_err(column_error(stmt))
+}
+
+/// Where a new pipeline starts: the end of the binlog and the GTID state
+/// at exactly that point, so no transaction falls between the two.
+pub async fn start_position(
+    conn: &mut Conn,
+    version: &ServerVersion,
+) -> Result<Position, SourceError> {
+    match version.flavour {
+        // One row carries file, position and executed set together.
+        Flavour::MySql => {
+            let s = binlog_status(conn, version).await?;
+            Ok(Position {
+                file: s.file,
+                pos: s.pos,
+                gtid_set: s.executed_gtid_set,
+                ..Position::default()
+            })
+        }
+        // The status has no GTID: read the GTID state on both sides of it;
+        // when the two agree, nothing committed in between.
+        Flavour::MariaDb => {
+            let stmt = "SELECT @@GLOBAL.gtid_binlog_pos";
+            for attempt in 0..START_POSITION_TRIES {
+                let before: Option<String> = conn
+                    .query_first(stmt)
+                    .await
+                    .map_err(SourceError::query(stmt))?;
+                let s = binlog_status(conn, version).await?;
+                let after: Option<String> = conn
+                    .query_first(stmt)
+                    .await
+                    .map_err(SourceError::query(stmt))?;
+                if before == after {
+                    return Ok(Position {
+                        file: s.file,
+                        pos: s.pos,
+                        gtid_set: after.filter(|g| !g.is_empty()),
+                        ..Position::default()
+                    });
+                }
+                tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt + 1))).await;
+            }
+            Err(SourceError::Position(format!(
+                "the server's GTID position moved during each of {START_POSITION_TRIES} reads of \
+                 the start position; retry when it is less busy"
+            )))
+        }
+    }
+}
+
+/// The server's version and every reason binlake cannot run against it,
+/// each a line that names the fix. An unsupported version is the only
+/// reason given for it.
+pub async fn check(conn: &mut Conn) -> Result<(ServerVersion, Vec<String>), SourceError> {
+    let v = version(conn).await?;
+    if let Some(refusal) = v.refusal() {
+        return Ok((v, vec![refusal]));
+    }
+    let names = v.checked_variables();
+    let list: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
+    let stmt = format!(
+        "SHOW GLOBAL VARIABLES WHERE Variable_name IN ({})",
+        list.join(",")
+    );
+    let rows = named_rows(conn, &stmt).await?;
+    let mut vars = Vec::new();
+    for r in &rows {
+        let name = r.text("Variable_name").map_err(column_error(&stmt))?;
+        vars.push((name, r.opt_text("Value").unwrap_or_default()));
+    }
+    Ok((v, settings_problems(&vars)))
+}
+
+/// The settings binlake depends on, from `(Variable_name, Value)` pairs of
+/// the variables [`ServerVersion::checked_variables`] names.
+pub fn settings_problems(vars: &[(String, String)]) -> Vec<String> {
+    let get = |name: &str| {
+        vars.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.to_ascii_uppercase())
+    };
+    let mut problems = Vec::new();
+    for (name, want, why) in [
+        (
+            "log_bin",
+            "ON",
+            "without the binlog there is nothing to capture",
+        ),
+        (
+            "binlog_format",
+            "ROW",
+            "statement or mixed binlogs carry no row images",
+        ),
+        (
+            "binlog_row_image",
+            "FULL",
+            "without full images updates and deletes lose columns",
+        ),
+        (
+            "binlog_row_metadata",
+            "FULL",
+            "without it column names cannot be tracked",
+        ),
+    ] {
+        match get(name) {
+            Some(v) if v == want => {}
+            Some(v) => problems.push(format!(
+                "MySQL setting {name}={v} (set {name}={want}); {why}"
+            )),
+            None => problems.push(format!(
+                "MySQL setting {name} is unknown to this server (binlake needs {name}={want}); \
+                 binlake supports {SUPPORTED}"
+            )),
+        }
+    }
+    if get("log_bin_compress").as_deref() == Some("ON") {
+        problems.push(
+            "MySQL setting log_bin_compress=ON: binlake cannot read compressed events; \
+             SET GLOBAL log_bin_compress=OFF"
+                .into(),
+        );
+    }
+    if get("binlog_transaction_compression").as_deref() == Some("ON") {
+        problems.push(
+            "MySQL setting binlog_transaction_compression=ON: binlake cannot read compressed \
+             transaction payloads; SET PERSIST binlog_transaction_compression=OFF"
+                .into(),
+        );
+    }
+    if get("binlog_row_value_options").is_some_and(|v| v.contains("PARTIAL_JSON")) {
+        problems.push(
+            "MySQL setting binlog_row_value_options=PARTIAL_JSON: JSON updates are written as \
+             diffs, not whole values; SET PERSIST binlog_row_value_options=''"
+                .into(),
+        );
+    }
+    problems
+}
+
+/// The server's flavour after checking its version and settings; every
+/// problem found is in the error.
+pub async fn check_server(pool: &Pool) -> Result<Flavour, SourceError> {
+    let mut conn = pool.get_conn().await.map_err(SourceError::connect)?;
+    let (version, problems) = check(&mut conn).await?;
+    if problems.is_empty() {
+        Ok(version.flavour)
+    } else if version.refusal().is_some() {
+        Err(SourceError::Unsupported(problems.join("; ")))
+    } else {
+        Err(SourceError::ServerConfig(problems.join("; ")))
+    }
+}
+
+/// The server's current end of binlog, where a new pipeline starts.
+pub async fn current_position(pool: &Pool) -> Result<Position, SourceError> {
+    let mut conn = pool.get_conn().await.map_err(SourceError::connect)?;
+    let v = version(&mut conn).await?;
+    start_position(&mut conn, &v).await
+}
+
+/// Keeps `binlake_source_binlog_bytes_behind` current: the sizes of the
+/// server's binlogs after the source's position. Ends with the runtime.
+pub async fn report_bytes_behind(pool: Pool, mut position: watch::Receiver<Position>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let at = position.borrow_and_update().clone();
+        if at.file.is_empty() {
+            continue;
+        }
+        let logs = async {
+            let mut conn = pool.get_conn().await.map_err(SourceError::connect)?;
+            binary_logs(&mut conn).await
+        }
+        .await;
+        match logs {
+            Ok(logs) => metrics()
+                .source_binlog_bytes_behind
+                .set(bytes_behind(logs.into_iter(), &at) as i64),
+            Err(e) => tracing::debug!(error = %e, "SHOW BINARY LOGS failed"),
+        }
+    }
+}
+
+/// Bytes from `at` to the end of the last binlog.
+pub fn bytes_behind(logs: impl Iterator<Item = (String, u64)>, at: &Position) -> u64 {
+    logs.map(
+        |(file, size)| match compare_file_pos((&file, 0), (&at.file, 0)) {
+            std::cmp::Ordering::Less => 0,
+            std::cmp::Ordering::Equal => size.saturating_sub(at.pos),
+            std::cmp::Ordering::Greater => size,
+        },
+    )
+    .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(cols: &[(&str, Value)]) -> NamedRow {
+        NamedRow::new(
+            cols.iter().map(|(n, _)| n.to_string()).collect(),
+            cols.iter().map(|(_, v)| v.clone()).collect(),
+        )
+    }
+
+    fn text(s: &str) -> Value {
+        Value::Bytes(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn versions_parse_with_their_flavour() {
+        let v = ServerVersion::parse("8.4.3").unwrap();
+        assert_eq!(
+            (v.flavour, v.major, v.minor, v.patch),
+            (Flavour::MySql, 8, 4, 3)
+        );
+        let v = ServerVersion::parse("8.0.36-google").unwrap();
+        assert_eq!((v.major, v.minor, v.patch), (8, 0, 36));
+        let v = ServerVersion::parse("5.7.44-log").unwrap();
+        assert_eq!(
+            (v.flavour, v.major, v.minor, v.patch),
+            (Flavour::MySql, 5, 7, 44)
+        );
+        let v = ServerVersion::parse("10.11.6-MariaDB-0+deb12u1").unwrap();
+        assert_eq!(
+            (v.flavour, v.major, v.minor, v.patch),
+            (Flavour::MariaDb, 10, 11, 6)
+        );
+        let v = ServerVersion::parse("5.5.5-10.5.23-MariaDB-log").unwrap();
+        assert_eq!(
+            (v.flavour, v.major, v.minor, v.patch),
+            (Flavour::MariaDb, 10, 5, 23)
+        );
+        let v = ServerVersion::parse("9.1").unwrap();
+        assert_eq!((v.major, v.minor, v.patch), (9, 1, 0));
+        assert!(ServerVersion::parse("").is_none());
+        assert!(ServerVersion::parse("mysql").is_none());
+    }
+
+    #[test]
+    fn old_servers_are_refused_naming_the_supported_versions() {
+        let refusal = ServerVersion::parse("5.7.44-log")
+            .unwrap()
+            .refusal()
+            .unwrap();
+        assert!(
+            refusal.starts_with("MySQL 5.7.44 is not supported"),
+            "{refusal}"
+        );
+        assert!(refusal.contains(SUPPORTED), "{refusal}");
+        assert!(refusal.contains("end of life"), "{refusal}");
+        let refusal = ServerVersion::parse("10.4.32-MariaDB")
+            .unwrap()
+            .refusal()
+            .unwrap();
+        assert!(
+            refusal.starts_with("MariaDB 10.4.32 is not supported"),
+            "{refusal}"
+        );
+        for ok in [
+            "8.0.14",
+            "8.4.3",
+            "9.1.0",
+            "10.5.0-MariaDB",
+            "11.4.2-MariaDB",
+        ] {
+            assert_eq!(ServerVersion::parse(ok).unwrap().refusal(), None, "{ok}");
+        }
+    }
+
+    #[test]
+    fn the_status_statement_follows_the_version() {
+        let stmt = |v: &str| ServerVersion::parse(v).unwrap().status_statement();
+        assert_eq!(stmt("8.0.36"), "SHOW MASTER STATUS");
+        assert_eq!(stmt("8.1.0"), "SHOW MASTER STATUS");
+        assert_eq!(stmt("8.2.0"), "SHOW BINARY LOG STATUS");
+        assert_eq!(stmt("8.4.3"), "SHOW BINARY LOG STATUS");
+        assert_eq!(stmt("9.1.0"), "SHOW BINARY LOG STATUS");
+        assert_eq!(stmt("10.11.6-MariaDB"), "SHOW MASTER STATUS");
+        assert_eq!(stmt("11.4.2-MariaDB"), "SHOW MASTER STATUS");
+    }
+
+    #[test]
+    fn mysql_status_is_read_by_column_name() {
+        // MySQL: 5 columns, the GTID set last and wrapped over lines.
+        let mysql = row(&[
+            ("File", text("binlog.000007")),
+            ("Position", text("1234")),
+            ("Binlog_Do_DB", text("")),
+            ("Binlog_Ignore_DB", text("")),
+            (
+                "Executed_Gtid_Set",
+                text("3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5,\n4e11fa47-71ca-11e1-9e33-c80aa9429562:1-2"),
+            ),
+        ]);
+        assert_eq!(
+            BinlogStatus::from_row(&mysql).unwrap(),
+            BinlogStatus {
+                file: "binlog.000007".into(),
+                pos: 1234,
+                executed_gtid_set: Some(
+                    "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5,4e11fa47-71ca-11e1-9e33-c80aa9429562:1-2".into()
+                ),
+            }
+        );
+        // MariaDB: 4 columns, no GTID; column order does not matter.
+        let maria = row(&[
+            ("Binlog_Do_DB", text("")),
+            ("Position", Value::UInt(99)),
+            ("file", text("mysql-bin.000002")),
+            ("Binlog_Ignore_DB", text("")),
+        ]);
+        let s = BinlogStatus::from_row(&maria).unwrap();
+        assert_eq!(
+            (s.file.as_str(), s.pos, s.executed_gtid_set),
+            ("mysql-bin.000002", 99, None)
+        );
+        // GTIDs off: an empty set is no set.
+        let off = row(&[
+            ("File", text("b.1")),
+            ("Position", text("4")),
+            ("Executed_Gtid_Set", text("")),
+        ]);
+        assert_eq!(
+            BinlogStatus::from_row(&off).unwrap().executed_gtid_set,
+            None
+        );
+        let bad = row(&[("Log_name", text("b.1"))]);
+        let err = BinlogStatus::from_row(&bad).unwrap_err();
+        assert!(
+            err.contains("no column File") && err.contains("Log_name"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn binary_logs_are_read_by_column_name_with_two_or_three_columns() {
+        let three = [
+            row(&[
+                ("Log_name", text("binlog.000001")),
+                ("File_size", text("180")),
+                ("Encrypted", text("No")),
+            ]),
+            row(&[
+                ("Log_name", text("binlog.000002")),
+                ("File_size", text("2048")),
+                ("Encrypted", text("No")),
+            ]),
+        ];
+        assert_eq!(
+            binary_log_sizes(&three).unwrap(),
+            vec![
+                ("binlog.000001".to_string(), 180),
+                ("binlog.000002".to_string(), 2048)
+            ]
+        );
+        let two = [row(&[
+            ("Log_name", text("mysql-bin.000001")),
+            ("File_size", Value::UInt(77)),
+        ])];
+        assert_eq!(
+            binary_log_sizes(&two).unwrap(),
+            vec![("mysql-bin.000001".to_string(), 77)]
+        );
+        let bad = [row(&[("Log_name", text("x")), ("File_size", text("big"))])];
+        assert!(binary_log_sizes(&bad).is_err());
+    }
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    const GOOD_MYSQL: [(&str, &str); 6] = [
+        ("log_bin", "ON"),
+        ("binlog_format", "ROW"),
+        ("binlog_row_image", "FULL"),
+        ("binlog_row_metadata", "FULL"),
+        ("binlog_transaction_compression", "OFF"),
+        ("binlog_row_value_options", ""),
+    ];
+
+    #[test]
+    fn settings_pass_and_name_each_fix() {
+        assert!(settings_problems(&vars(&GOOD_MYSQL)).is_empty());
+        // MariaDB has neither MySQL-only variable: their absence is fine.
+        assert!(settings_problems(&vars(&GOOD_MYSQL[..4])).is_empty());
+        let mut bad = vars(&GOOD_MYSQL);
+        bad[3].1 = "MINIMAL".into();
+        bad[4].1 = "ON".into();
+        bad[5].1 = "PARTIAL_JSON".into();
+        let p = settings_problems(&bad);
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p[0].starts_with(
+            "MySQL setting binlog_row_metadata=MINIMAL (set binlog_row_metadata=FULL)"
+        ));
+        assert!(
+            p[1].contains("SET PERSIST binlog_transaction_compression=OFF"),
+            "{p:?}"
+        );
+        assert!(
+            p[2].contains("binlog_row_value_options=PARTIAL_JSON"),
+            "{p:?}"
+        );
+        assert!(
+            p[2].contains("SET PERSIST binlog_row_value_options=''"),
+            "{p:?}"
+        );
+        let p = settings_problems(&vars(&[("log_bin", "ON")]));
+        assert!(
+            p.iter()
+                .any(|l| l.contains("binlog_row_metadata is unknown")),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn bytes_behind_counts_the_rest_of_this_file_and_all_later_ones() {
+        let at = Position {
+            file: "b.000002".into(),
+            pos: 400,
+            ..Position::default()
+        };
+        let logs = [("b.000001", 1000), ("b.000002", 1000), ("b.000003", 250)]
+            .into_iter()
+            .map(|(f, s)| (f.to_string(), s));
+        assert_eq!(bytes_behind(logs, &at), 600 + 250);
+    }
+}
