@@ -331,7 +331,10 @@ class Standin:
         rows: list[dict] = []
         for (db, name), columns in sorted(self.profile.tables.items()):
             if table == "TABLES":
-                rows.append({"TABLE_SCHEMA": db, "TABLE_NAME": name, "TABLE_TYPE": "BASE TABLE"})
+                rows.append({
+                    "TABLE_SCHEMA": db, "TABLE_NAME": name, "TABLE_TYPE": "BASE TABLE",
+                    "TABLE_ROWS": 0,  # the stand-in holds no rows
+                })
                 continue
             for i, c in enumerate(columns, 1):
                 if table == "COLUMNS":
