@@ -193,7 +193,14 @@ async fn main() -> Result<()> {
         &start,
     )
     .await?;
-    let mut stream = ChangeStream::new(name.clone(), Flavour::MariaDb, binlog, catalog, &start);
+    let mut stream = ChangeStream::new(
+        name.clone(),
+        Flavour::MariaDb,
+        binlog,
+        catalog,
+        &start,
+        Arc::from("bench"),
+    );
     let (cpu0, wall0) = (cpu_seconds(), Instant::now());
     let mut decoded = 0u64;
     while let Some(item) = stream.next().await? {

@@ -10,6 +10,7 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::{client_config, ClientKind, KafkaError};
 use crate::config::KafkaConfig;
+use crate::source::order::{Tail, TxnMark, GTID_HEADER, SERVER_HEADER, STATE_HEADER};
 use crate::source::position::ChangeOrder;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -81,35 +82,61 @@ fn read_to(
     }
 }
 
-/// The binlog order of the last record in each partition of `topic`
-/// (`None` for an empty partition or a record without the header).
+/// The place of the last record in each partition of `topic`: its binlog
+/// order and, when it has them, its server and GTID headers (`None` for an
+/// empty partition or a record without the order header).
 /// Blocking: call from a blocking task.
 pub fn last_orders(
     kafka: &KafkaConfig,
     topic: &str,
     partitions: i32,
-) -> Result<Vec<Option<ChangeOrder>>, KafkaError> {
+) -> Result<Vec<Option<Tail>>, KafkaError> {
     let consumer = reader(kafka)?;
     let mut out = Vec::with_capacity(partitions as usize);
     for p in 0..partitions {
         let (low, high) = consumer
             .fetch_watermarks(topic, p, TIMEOUT)
             .map_err(|e| read_err(topic, e))?;
+        // On a topic written with transactions the last offsets are commit
+        // markers, which a read skips: step back until a record shows up.
         let mut found = None;
-        if high > low {
-            read_to(&consumer, topic, p, Offset::Offset(high - 1), high, |msg| {
-                found = msg.headers().and_then(|h| {
-                    h.iter()
-                        .find(|h| h.key == ChangeOrder::HEADER)
-                        .and_then(|h| h.value)
-                        .and_then(|v| std::str::from_utf8(v).ok())
-                        .and_then(ChangeOrder::decode)
-                });
+        let mut back = 1;
+        while high > low {
+            let from = (high - back).max(low);
+            let mut seen = false;
+            read_to(&consumer, topic, p, Offset::Offset(from), high, |msg| {
+                seen = true;
+                found = tail_of(msg);
             })?;
+            if seen || from == low {
+                break;
+            }
+            back = back.saturating_mul(16);
         }
         out.push(found);
     }
     Ok(out)
+}
+
+/// A record's place from its headers.
+fn tail_of(msg: &BorrowedMessage<'_>) -> Option<Tail> {
+    let headers = msg.headers()?;
+    let get = |name: &str| {
+        headers
+            .iter()
+            .find(|h| h.key == name)
+            .and_then(|h| h.value)
+            .and_then(|v| std::str::from_utf8(v).ok())
+    };
+    let order = get(ChangeOrder::HEADER).and_then(ChangeOrder::decode)?;
+    let mark = get(SERVER_HEADER).map(|server| {
+        std::sync::Arc::new(TxnMark::from_headers(
+            Some(server),
+            get(GTID_HEADER),
+            get(STATE_HEADER),
+        ))
+    });
+    Some(Tail { order, mark })
 }
 
 /// Every key's last value in partition 0 of a compacted topic, read to its

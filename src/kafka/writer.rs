@@ -16,9 +16,11 @@ use super::offsets::{PositionStore, StoredPosition};
 use super::partition::partition_for;
 use super::producer::SourceProducer;
 use super::{resume, KafkaError};
-use crate::avro::CodecCache;
+use crate::avro::names::{topic_for, value_subject};
+use crate::avro::{encode, wire, CodecCache};
 use crate::config::Connector;
 use crate::event::{ChangeEvent, Op};
+use crate::source::order::{already_written, RecordPlace, Tail};
 use crate::source::position::{ChangeOrder, Position};
 use crate::source::snapshot::SnapshotState;
 use crate::source::SourceError;
@@ -29,8 +31,13 @@ const MAX_IN_FLIGHT: usize = 20_000;
 
 struct TopicState {
     partitions: i32,
-    /// The order of the last record known to be in each partition.
-    last: Vec<Option<ChangeOrder>>,
+    /// The last record known to be in each partition.
+    last: Vec<Option<Tail>>,
+    /// Records skipped in each partition because it already held them,
+    /// and whether this writer has written to it since (after which a skip
+    /// is no longer the expected replay of a restart).
+    skipped: Vec<u64>,
+    written: Vec<bool>,
 }
 
 /// What the writer did, for logs and metrics.
@@ -89,8 +96,11 @@ impl ChangeWriter {
     pub async fn write(
         &mut self,
         event: &ChangeEvent,
-        order: ChangeOrder,
+        place: &RecordPlace,
     ) -> Result<(), SourceError> {
+        if event.op == Op::Truncate {
+            return self.write_truncate(event, place).await;
+        }
         let codec = self
             .codecs
             .codec(&event.table)
@@ -107,20 +117,73 @@ impl ChangeWriter {
             .encode_value(event, now_ms())
             .map_err(|e| SourceError::Decode(e.to_string()))?;
         let partition = self.partition_of(&topic, &key).await?;
-        if self
-            .send(&topic, partition, &key, Some(&value), order)
-            .await?
-        {
+        if self.fresh(&topic, partition, place)? {
+            self.send(&topic, partition, &key, Some(&value), place)
+                .await?;
             crate::metrics::metrics()
                 .source_events_total
                 .with_label_values(&[&event.table.qualified_name(), event.op.code()])
                 .inc();
         }
         if event.op == Op::Delete {
-            self.send(&topic, partition, &key, None, order.tombstone())
-                .await?;
+            let tombstone = RecordPlace {
+                order: place.order.tombstone(),
+                ..place.clone()
+            };
+            if self.fresh(&topic, partition, &tombstone)? {
+                self.send(&topic, partition, &key, None, &tombstone).await?;
+            }
         }
         Ok(())
+    }
+
+    /// Whether the partition still lacks the record, which then becomes its
+    /// tail (snapshot rows excepted). A skip after this writer has written
+    /// to the partition is not a restart's replay: it is logged as a warning.
+    fn fresh(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        place: &RecordPlace,
+    ) -> Result<bool, SourceError> {
+        let Some(state) = self.topics.get_mut(topic) else {
+            return Ok(true);
+        };
+        let p = partition as usize;
+        let skip = match &state.last[p] {
+            Some(tail) => already_written(tail, place).map_err(|u| {
+                SourceError::History(format!("{topic} partition {partition}: {u}"))
+            })?,
+            None => false,
+        };
+        if skip {
+            self.stats.skipped += 1;
+            state.skipped[p] += 1;
+            crate::metrics::metrics().source_skipped_total.inc();
+            if state.written[p] {
+                tracing::warn!(
+                    topic,
+                    partition,
+                    order = %place.order.encode(),
+                    "a change was skipped as already in Kafka after newer records were written to \
+                     its partition"
+                );
+            }
+            return Ok(false);
+        }
+        if !state.written[p] && state.skipped[p] > 0 {
+            tracing::info!(
+                topic,
+                partition,
+                skipped = state.skipped[p],
+                "skipped the changes the partition already held; writing from here"
+            );
+        }
+        state.written[p] = true;
+        if !place.snapshot {
+            state.last[p] = Some(Tail::from(place));
+        }
+        Ok(true)
     }
 
     async fn partition_of(&mut self, topic: &str, key: &[u8]) -> Result<i32, KafkaError> {
@@ -144,8 +207,16 @@ impl ChangeWriter {
                         topic: topic.to_string(),
                         message: e.to_string(),
                     })??;
-            self.topics
-                .insert(topic.to_string(), TopicState { partitions, last });
+            let n = last.len();
+            self.topics.insert(
+                topic.to_string(),
+                TopicState {
+                    partitions,
+                    last,
+                    skipped: vec![0; n],
+                    written: vec![false; n],
+                },
+            );
         }
         let state = &self.topics[topic];
         Ok(partition_for(key, state.partitions))
@@ -157,30 +228,36 @@ impl ChangeWriter {
         partition: i32,
         key: &[u8],
         value: Option<&[u8]>,
-        order: ChangeOrder,
-    ) -> Result<bool, KafkaError> {
-        if let Some(state) = self.topics.get_mut(topic) {
-            let last = &mut state.last[partition as usize];
-            if last.is_some_and(|l| order <= l) {
-                self.stats.skipped += 1;
-                crate::metrics::metrics().source_skipped_total.inc();
-                return Ok(false);
-            }
-            *last = Some(order);
-        }
+        place: &RecordPlace,
+    ) -> Result<(), KafkaError> {
         while self.in_flight.len() >= MAX_IN_FLIGHT {
             self.await_oldest().await?;
         }
         self.producer.begin()?;
-        let header = order.encode();
-        let headers = OwnedHeaders::new().insert(Header {
+        let order = place.order.encode();
+        let mut headers = OwnedHeaders::new().insert(Header {
             key: ChangeOrder::HEADER,
-            value: Some(&header),
+            value: Some(&order),
         });
-        let mut record = FutureRecord::to(topic)
-            .partition(partition)
-            .key(key)
-            .headers(headers);
+        for (key, value) in place.mark.headers() {
+            headers = headers.insert(Header {
+                key,
+                value: Some(value),
+            });
+        }
+        // An empty key is a null key: a truncate record, which also says how
+        // many partitions received it (the sink waits for all of them).
+        if key.is_empty() {
+            let n = self.topics.get(topic).map_or(1, |s| s.partitions).to_string();
+            headers = headers.insert(Header {
+                key: TRUNCATE_PARTITIONS_HEADER,
+                value: Some(n.as_bytes()),
+            });
+        }
+        let mut record = FutureRecord::to(topic).partition(partition).headers(headers);
+        if !key.is_empty() {
+            record = record.key(key);
+        }
         if let Some(v) = value {
             record = record.payload(v);
         }
@@ -189,7 +266,7 @@ impl ChangeWriter {
                 Ok(delivery) => {
                     self.in_flight.push_back((topic.to_string(), delivery));
                     self.stats.produced += 1;
-                    return Ok(true);
+                    return Ok(());
                 }
                 Err((RdError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                     record = back;
@@ -265,7 +342,56 @@ impl ChangeWriter {
     pub async fn abandon(mut self) {
         self.producer.abort().await;
     }
+
+    /// A truncate event (SPEC): one record with a null key on every
+    /// partition of the table's topic, so each partition holds it in order
+    /// with its rows. The value is the envelope (before and after null)
+    /// under the subject's newest value schema, which can express it
+    /// whatever the table's shape; a table with no schema registered has
+    /// nothing in Kafka to truncate.
+    pub async fn write_truncate(
+        &mut self,
+        event: &ChangeEvent,
+        place: &RecordPlace,
+    ) -> Result<(), SourceError> {
+        let table = &event.table;
+        let topic = topic_for(&self.connector.name, &table.db, &table.table);
+        let latest = self
+            .codecs
+            .client()
+            .latest(&value_subject(&topic))
+            .await
+            .map_err(|e| match e.is_retryable() {
+                true => SourceError::RegistryUnavailable(e.to_string()),
+                false => SourceError::Registry(e.to_string()),
+            })?;
+        let Some((schema_id, _)) = latest else {
+            tracing::info!(table = %table.qualified_name(), "TRUNCATE of a table never written to Kafka: nothing to truncate");
+            return Ok(());
+        };
+        let mut value = Vec::with_capacity(128);
+        wire::write_header(&mut value, schema_id);
+        encode::write_envelope(&mut value, table, event, now_ms())
+            .map_err(|e| SourceError::Decode(e.to_string()))?;
+        self.partition_of(&topic, &[]).await?;
+        let partitions = self.topics.get(&topic).map_or(1, |s| s.partitions);
+        for partition in 0..partitions {
+            if self.fresh(&topic, partition, place)? {
+                self.send(&topic, partition, &[], Some(&value), place)
+                    .await?;
+            }
+        }
+        tracing::info!(table = %table.qualified_name(), partitions, "TRUNCATE written to every partition");
+        crate::metrics::metrics()
+            .source_events_total
+            .with_label_values(&[&table.qualified_name(), event.op.code()])
+            .inc();
+        Ok(())
+    }
 }
+
+/// Header of a truncate record: how many partitions the truncate went to.
+pub const TRUNCATE_PARTITIONS_HEADER: &str = "binlake.truncate.partitions";
 
 /// A failed record: retrying cannot help when Kafka refuses the record
 /// itself, so that stops the source with the fix; anything else is retried.

@@ -10,6 +10,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStream, BinlogStreamRequest, Conn, Opts};
 use mysql_common::packets::Sid;
 
+use super::gtid::MysqlGtidSet;
 use super::position::Position;
 use super::SourceError;
 
@@ -39,15 +40,26 @@ pub const MARIADB_ANNOTATE_ROWS: u8 = 160;
 pub const MARIADB_BINLOG_CHECKPOINT: u8 = 161;
 pub const MARIADB_GTID: u8 = 162;
 pub const MARIADB_GTID_LIST: u8 = 163;
+/// MySQL 8's partial JSON update rows (`binlog_row_value_options=PARTIAL_JSON`)
+/// and compressed transactions (`binlog_transaction_compression=ON`).
+pub const PARTIAL_UPDATE_ROWS: u8 = 39;
+pub const TRANSACTION_PAYLOAD: u8 = 40;
 /// MariaDB's compressed query and rows events (`log_bin_compress=ON`): the
 /// crate returns nothing for them, so a row change would vanish silently.
 const MARIADB_COMPRESSED: std::ops::RangeInclusive<u8> = 165..=171;
 
 const ARTIFICIAL_FLAG: u16 = 0x0020;
 
+/// Where events come from: a server, or (in tests) a recorded sequence
+/// such as MySQL 8 writes, for servers that cannot run here.
+enum Events {
+    Live(BinlogStream),
+    Recorded(std::collections::VecDeque<Event>),
+}
+
 /// A live binlog stream plus the file name it is in.
 pub struct BinlogConnection {
-    stream: BinlogStream,
+    stream: Events,
     /// Current binlog file, tracked through ROTATE events.
     pub file: String,
     verify_checksums: bool,
@@ -92,9 +104,13 @@ impl BinlogConnection {
             (Flavour::MariaDb, Some(_)) => {} // @slave_connect_state says where
             (Flavour::MySql, Some(set)) if !set.is_empty() => {
                 // COM_BINLOG_DUMP_GTID: the server sends what the set lacks.
-                let sids = set
-                    .split(',')
-                    .map(|s| s.trim().parse::<Sid<'static>>())
+                // One sid block per source and tag (MySQL 8.3+ tags).
+                let parsed = MysqlGtidSet::parse(set)
+                    .ok_or_else(|| SourceError::Position(format!("bad GTID set '{set}'")))?;
+                let sids = parsed
+                    .per_source()
+                    .iter()
+                    .map(|s| s.parse::<Sid<'static>>())
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(|e| SourceError::Position(format!("bad GTID set '{set}': {e}")))?;
                 request = request.with_gtid().with_gtid_set(sids);
@@ -110,7 +126,7 @@ impl BinlogConnection {
             .await
             .map_err(|e| SourceError::Binlog(format!("binlog dump from {from} refused: {e}")))?;
         Ok(BinlogConnection {
-            stream,
+            stream: Events::Live(stream),
             file: from.file.clone(),
             verify_checksums: true,
         })
@@ -121,7 +137,16 @@ impl BinlogConnection {
     pub async fn next_event(&mut self) -> Result<Option<Event>, SourceError> {
         // The crate unwraps on a short packet; turn such a panic into an error
         // so the caller reconnects instead of the process dying.
-        let next = AssertUnwindSafe(self.stream.next()).catch_unwind().await;
+        let live = match &mut self.stream {
+            Events::Live(stream) => stream,
+            Events::Recorded(events) => {
+                let Some(event) = events.pop_front() else {
+                    return Ok(None);
+                };
+                return self.check(event).map(Some);
+            }
+        };
+        let next = AssertUnwindSafe(live.next()).catch_unwind().await;
         let event = match next {
             Err(_) => {
                 return Err(SourceError::Binlog(
@@ -129,15 +154,44 @@ impl BinlogConnection {
                 ))
             }
             Ok(None) => return Ok(None),
-            Ok(Some(Err(e))) => return Err(SourceError::Binlog(e.to_string())),
+            Ok(Some(Err(e))) => return Err(stream_error(e)),
             Ok(Some(Ok(event))) => event,
         };
+        self.check(event).map(Some)
+    }
+
+    /// A recorded sequence of events read as if from `file`.
+    pub fn recorded(file: &str, events: Vec<Event>) -> Self {
+        BinlogConnection {
+            stream: Events::Recorded(events.into()),
+            file: file.to_string(),
+            verify_checksums: false,
+        }
+    }
+
+    /// Refuses events binlake cannot read, verifies checksums and follows
+    /// rotations.
+    fn check(&mut self, event: Event) -> Result<Event, SourceError> {
         let header = event.header();
         let kind = header.event_type_raw();
         if MARIADB_COMPRESSED.contains(&kind) {
             return Err(SourceError::Unsupported(
                 "the server writes compressed binlog events (log_bin_compress=ON); \
                  binlake cannot read them: SET GLOBAL log_bin_compress=OFF"
+                    .into(),
+            ));
+        }
+        if kind == PARTIAL_UPDATE_ROWS {
+            return Err(SourceError::Unsupported(
+                "the server writes partial JSON updates (binlog_row_value_options=PARTIAL_JSON); \
+                 binlake needs full row images: SET PERSIST binlog_row_value_options=''"
+                    .into(),
+            ));
+        }
+        if kind == TRANSACTION_PAYLOAD {
+            return Err(SourceError::Unsupported(
+                "the server compresses binlog transactions (binlog_transaction_compression=ON); \
+                 binlake cannot read them yet: SET PERSIST binlog_transaction_compression=OFF"
                     .into(),
             ));
         }
@@ -153,7 +207,7 @@ impl BinlogConnection {
                 self.file = name;
             }
         }
-        Ok(Some(event))
+        Ok(event)
     }
 
     fn verify(&self, event: &Event) -> Result<(), SourceError> {
@@ -174,7 +228,30 @@ impl BinlogConnection {
     }
 
     pub async fn close(self) {
-        let _ = self.stream.close().await;
+        if let Events::Live(stream) = self.stream {
+            let _ = stream.close().await;
+        }
+    }
+}
+
+/// ER_MASTER_FATAL_ERROR_READING_BINLOG: the server cannot send from the
+/// requested position (its file or GTIDs were purged or never existed).
+const ER_SOURCE_FATAL_ERROR_READING_BINLOG: u16 = 1236;
+
+/// A stream error. A refused position does not heal by reconnecting: it
+/// stops the source with the server's reason, never a silent skip.
+fn stream_error(e: mysql_async::Error) -> SourceError {
+    match e {
+        mysql_async::Error::Server(s) if s.code == ER_SOURCE_FATAL_ERROR_READING_BINLOG => {
+            SourceError::History(format!(
+                "the server cannot send the binlog from binlake's position: {} \
+                 (the binlog holding it was purged or reset, or this server never had it). \
+                 Nothing was skipped; if the changes since are gone, start a new pipeline \
+                 (a new connector name) with a snapshot",
+                s.message
+            ))
+        }
+        e => SourceError::Binlog(e.to_string()),
     }
 }
 

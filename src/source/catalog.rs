@@ -3,7 +3,8 @@
 //!
 //! Column names, keys and types come from the binlog's own FULL row
 //! metadata; information_schema adds only what the binlog cannot say
-//! (MariaDB's JSON columns, the declared type text). No DDL is parsed.
+//! (MariaDB's JSON columns, the declared type text, column defaults). No
+//! DDL is parsed.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use mysql_async::Pool;
 
 use super::binlog::Flavour;
 use super::decode::{TableDecoder, TableHints};
+use super::defaults;
 use super::SourceError;
 use crate::config::SourceConfig;
 
@@ -65,6 +67,13 @@ impl Catalog {
         Ok(Some(decoder))
     }
 
+    /// Hints known without asking the server (tests on recorded events).
+    #[cfg(test)]
+    pub fn seed_hints(&mut self, db: &str, table: &str, hints: TableHints) {
+        self.hints
+            .insert((db.to_string(), table.to_string()), Arc::new(hints));
+    }
+
     /// Forgets what information_schema said, after a DDL statement: the next
     /// TABLE_MAP of each table asks again.
     pub fn invalidate(&mut self) {
@@ -93,12 +102,24 @@ pub async fn load_hints(
     table: &str,
 ) -> Result<TableHints, SourceError> {
     let mut conn = pool.get_conn().await.map_err(SourceError::connect)?;
-    let stmt = "SELECT COLUMN_NAME, COLUMN_TYPE, DATA_TYPE FROM information_schema.COLUMNS \
+    let stmt = "SELECT COLUMN_NAME, COLUMN_TYPE, DATA_TYPE, COLUMN_DEFAULT, EXTRA \
+                FROM information_schema.COLUMNS \
                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION";
-    let columns: Vec<(String, String, String)> = conn
+    type Described = (String, String, String, Option<String>, String);
+    let described: Vec<Described> = conn
         .exec(stmt, (db, table))
         .await
         .map_err(SourceError::query(stmt))?;
+    let defaults = described
+        .iter()
+        .filter_map(|(name, _, _, default, extra)| {
+            defaults::classify(flavour, default.as_deref(), extra).map(|d| (name.clone(), d))
+        })
+        .collect();
+    let columns: Vec<(String, String, String)> = described
+        .into_iter()
+        .map(|(name, column_type, data_type, _, _)| (name, column_type, data_type))
+        .collect();
     let mut json_columns: HashSet<String> = columns
         .iter()
         .filter(|(_, _, data_type)| data_type.eq_ignore_ascii_case("json"))
@@ -132,6 +153,7 @@ pub async fn load_hints(
         excluded_columns,
         key_override: config.key_columns_for(db, table).map(<[String]>::to_vec),
         source_types,
+        defaults,
     })
 }
 

@@ -14,6 +14,11 @@ pub enum SourceError {
     Unsupported(String),
     #[error("source position: {0}")]
     Position(String),
+    /// The server's binlog history is not the one the stored position is
+    /// in (a failover without GTIDs, `RESET MASTER`, a restore): resuming
+    /// could skip changes, so the source stops.
+    #[error("binlog history changed: {0}")]
+    History(String),
     #[error("{0}")]
     Decode(String),
     #[error("kafka: {0}")]

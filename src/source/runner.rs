@@ -10,6 +10,7 @@ use tokio::sync::watch;
 
 use super::binlog::{BinlogConnection, Flavour};
 use super::catalog::Catalog;
+use super::continuity::{Continuity, ServerFacts};
 use super::position::Position;
 use super::snapshot::merge::SnapshotMerge;
 use super::snapshot::SnapshotState;
@@ -147,6 +148,14 @@ pub async fn run(
             }
             Err(e) => return Err(e),
         };
+        if flavour == Flavour::MySql && !state.jobs.is_empty() && committed.gtid_set.is_none() {
+            return Err(SourceError::Unsupported(
+                "snapshots on MySQL need GTIDs (gtid_mode=ON, enforce_gtid_consistency=ON): \
+                 without them a chunk cannot be proven never to overwrite a newer change. Enable \
+                 GTIDs, or set snapshot = \"never\" in [source]"
+                    .into(),
+            ));
+        }
         // Rebuilt with the writer: progress not stored may not be in Kafka.
         let mut snapshot = SnapshotMerge::start(
             &connector,
@@ -156,6 +165,35 @@ pub async fn run(
         )
         .ok_or_else(|| SourceError::ServerConfig("the connector file has no [source]".into()))?;
         loop {
+            let server = match continuity(&pool, flavour, &committed).await {
+                Ok((server, Continuity::NewServer { was })) => {
+                    tracing::warn!(was, now = %server, position = %committed,
+                        "the server behind the source's address changed (a failover): resuming by GTID");
+                    // Chunks waiting for a high watermark in the old server's
+                    // binlog can never be matched: read them again.
+                    snapshot = SnapshotMerge::start(
+                        &connector,
+                        Pool::new(snapshot_opts(&source)?),
+                        flavour,
+                        snapshot.state.clone(),
+                    )
+                    .ok_or_else(|| SourceError::ServerConfig("the connector file has no [source]".into()))?;
+                    server
+                }
+                Ok((server, _)) => server,
+                Err(e) if e.is_transient() => {
+                    metrics().error("source", "mysql");
+                    tracing::warn!(error = %e, retry_in = ?backoff.delay, "cannot read the server's identity");
+                    if backoff.wait(&mut shutdown).await {
+                        return finish(writer, &committed, &snapshot).await;
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    metrics().error("source", "history");
+                    return Err(e);
+                }
+            };
             let conn = match BinlogConnection::open(
                 opts.clone(),
                 flavour,
@@ -179,8 +217,14 @@ pub async fn run(
             tracing::info!(from = %committed, ?flavour, transactional = writer.transactional(), "streaming binlog");
             metrics().set_ready(true);
             position_tx.send_replace(committed.clone());
-            let mut stream =
-                ChangeStream::new(connector.name.clone(), flavour, conn, catalog, &committed);
+            let mut stream = ChangeStream::new(
+                connector.name.clone(),
+                flavour,
+                conn,
+                catalog,
+                &committed,
+                server,
+            );
             let outcome = follow(
                 &mut stream,
                 &mut writer,
@@ -227,6 +271,19 @@ pub async fn run(
     }
 }
 
+/// The identity of the server now behind the address, after checking that
+/// its binlog history still holds `committed`.
+async fn continuity(
+    pool: &Pool,
+    flavour: Flavour,
+    committed: &Position,
+) -> Result<(Arc<str>, Continuity), SourceError> {
+    let mut conn = pool.get_conn().await.map_err(SourceError::connect)?;
+    let facts = ServerFacts::read(&mut conn, flavour).await?;
+    let continuity = super::continuity::check(flavour, committed, &facts)?;
+    Ok((Arc::from(facts.identity.as_str()), continuity))
+}
+
 async fn open_writer(connector: &Arc<Connector>) -> Result<ChangeWriter, SourceError> {
     let registry = RegistryClient::new(&connector.registry.url)
         .map_err(|e| SourceError::Registry(e.to_string()))?;
@@ -267,10 +324,33 @@ async fn start_position(
     if initial {
         state.plan_initial(&selected);
     }
-    let start = current_position(pool, flavour).await?;
+    let start = identified_start(pool, flavour).await?;
     tracing::info!(position = %start, snapshot_jobs = state.jobs.len(), "no stored position: streaming from the server's current position");
     writer.commit(&start, 0, Some(&state)).await?;
     Ok((start, state))
+}
+
+/// The server's current position with its identity and, on MariaDB, its
+/// GTID binlog state; retried until no transaction committed while they
+/// were read, so the three describe one point.
+async fn identified_start(pool: &Pool, flavour: Flavour) -> Result<Position, SourceError> {
+    let mut conn = pool.get_conn().await.map_err(SourceError::connect)?;
+    for _ in 0..20 {
+        let before = ServerFacts::read(&mut conn, flavour).await?;
+        let mut start = current_position(pool, flavour).await?;
+        let after = ServerFacts::read(&mut conn, flavour).await?;
+        if before.gtids == after.gtids && before.identity == after.identity {
+            start.server = Some(after.identity);
+            if flavour == Flavour::MariaDb {
+                start.gtid_state = after.gtids.map(|g| g.to_string());
+            }
+            return Ok(start);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Err(SourceError::Binlog(
+        "the server committed transactions during every attempt to read its start position; retrying".into(),
+    ))
 }
 
 /// `db.table` of every captured table on the server.
@@ -371,16 +451,16 @@ async fn follow(
         }
         if snapshot.has_ready() && stream.at_boundary() {
             let point = stream.read_point().clone();
-            unsaved |= snapshot.emit(&point, writer).await?;
+            unsaved |= snapshot.emit(&point, &stream.mark(), writer).await?;
         }
         if let Some(item) = stream.pop() {
             match item {
-                StreamItem::Change(event, order) => {
+                StreamItem::Change(event, place) => {
                     last_ts_ms = event.source.ts_ms;
                     let lag_ms = (crate::kafka::writer::now_ms() - last_ts_ms).max(0);
                     metrics().source_lag_seconds.set(lag_ms as f64 / 1000.0);
                     snapshot.observe(&event);
-                    writer.write(&event, order).await?;
+                    writer.write(&event, &place).await?;
                 }
                 StreamItem::Commit(position) => {
                     *committed = position;
@@ -400,7 +480,7 @@ async fn follow(
                 _ = shutdown.changed() => return Ok(true),
                 request = snapshot.recv() => {
                     let point = stream.read_point().clone();
-                    unsaved |= snapshot.handle(request, &point);
+                    unsaved |= snapshot.handle(request, &point, stream.mark().state.clone());
                     None
                 }
                 _ = tokio::time::sleep_until(save_at.into()), if unsaved => None,
@@ -433,6 +513,7 @@ mod tests {
             file: "b.000002".into(),
             pos: 400,
             gtid_set: None,
+            ..Position::default()
         };
         let logs = [("b.000001", 1000), ("b.000002", 1000), ("b.000003", 250)]
             .into_iter()

@@ -12,16 +12,21 @@ use super::binlog::{
 };
 use super::catalog::Catalog;
 use super::decode::TableDecoder;
+use super::gtid::{Gtid, GtidState, MariaBinlogState, MysqlGtid};
+use super::order::{RecordPlace, TxnMark};
 use super::position::{ChangeOrder, MariaGtid, MariaGtidState, MysqlGtidSet, Position};
 use super::xa::{self, PreparedXa, XaStatement};
+use super::statement::{self, Statement};
 use super::SourceError;
-use crate::event::{ChangeEvent, Op, Row, SnapshotMarker, SourceInfo, TransactionInfo};
+use crate::event::{
+    ChangeEvent, Op, Row, SnapshotMarker, SourceInfo, TableSchema, TransactionInfo,
+};
 
 /// What the source hands on, in binlog order.
 #[derive(Debug)]
 pub enum StreamItem {
     /// One row change and its place in the binlog.
-    Change(Box<ChangeEvent>, ChangeOrder),
+    Change(Box<ChangeEvent>, RecordPlace),
     /// Every change before this point is complete: a safe resume position.
     Commit(Position),
     /// The server is alive and has nothing newer to send.
@@ -35,6 +40,11 @@ struct Txn {
     id: String,
     gtid: Option<String>,
     maria_gtid: Option<MariaGtid>,
+    /// What its records carry: the server, its GTID, the state after it.
+    mark: Arc<TxnMark>,
+    /// A BEGIN was read: on MySQL, a GTID without one is a statement
+    /// committed by itself (DDL), which no XID ends.
+    began: bool,
     file: String,
     pos: u64,
     thread: Option<u64>,
@@ -53,8 +63,19 @@ pub struct ChangeStream {
     flavour: Flavour,
     conn: BinlogConnection,
     catalog: Catalog,
+    /// MariaDB: the last GTID per domain, where a resume starts.
     gtid_state: MariaGtidState,
-    mysql_gtids: MysqlGtidSet,
+    /// Every transaction read so far, as GTIDs (MariaDB's binlog state or
+    /// MySQL's executed set).
+    state: Option<GtidState>,
+    /// The server identity, stamped on every record.
+    server: Arc<str>,
+    /// The mark of the last committed transaction (or of the start).
+    mark: Arc<TxnMark>,
+    /// The file being read and its creation time; `expect_created` is the
+    /// stored one for the start file, checked when its header arrives.
+    file_created: Option<u32>,
+    expect_created: Option<(String, u32)>,
     txn: Option<Txn>,
     prepared: PreparedXa,
     /// The last complete-transaction position, before any XA hold.
@@ -68,12 +89,14 @@ pub struct ChangeStream {
 
 impl ChangeStream {
     /// `from` is where the connection starts: its GTID state seeds ours.
+    /// `server` is the identity of the server `conn` reads.
     pub fn new(
         name: String,
         flavour: Flavour,
         conn: BinlogConnection,
         catalog: Catalog,
         from: &Position,
+        server: Arc<str>,
     ) -> Self {
         let gtid_state = from
             .gtid_set
@@ -81,19 +104,23 @@ impl ChangeStream {
             .filter(|_| flavour == Flavour::MariaDb)
             .and_then(MariaGtidState::parse)
             .unwrap_or_default();
-        let mysql_gtids = from
-            .gtid_set
-            .as_deref()
-            .filter(|_| flavour == Flavour::MySql)
-            .and_then(MysqlGtidSet::parse)
-            .unwrap_or_default();
+        let state = seed_state(flavour, from);
+        let mark = Arc::new(TxnMark::new(
+            server.clone(),
+            None,
+            state.clone().map(Arc::new),
+        ));
         ChangeStream {
             name,
             flavour,
             conn,
             catalog,
             gtid_state,
-            mysql_gtids,
+            state,
+            server,
+            mark,
+            file_created: None,
+            expect_created: from.file_created.map(|t| (from.file.clone(), t)),
             txn: None,
             prepared: PreparedXa::default(),
             last_commit: from.clone(),
@@ -101,6 +128,12 @@ impl ChangeStream {
             pending: VecDeque::new(),
             read_point: (from.file.clone(), from.pos),
         }
+    }
+
+    /// The mark of the last committed transaction: what a snapshot row
+    /// emitted now stands after.
+    pub fn mark(&self) -> Arc<TxnMark> {
+        self.mark.clone()
     }
 
     /// The binlog point the stream has read up to.
@@ -168,8 +201,12 @@ impl ChangeStream {
                 }
                 return Ok(());
             }
-            xa::XA_PREPARE_LOG_EVENT => return self.on_xa_prepare(u64::from(header.log_pos())),
-            ROTATE | FORMAT_DESCRIPTION => return Ok(()),
+            xa::XA_PREPARE_LOG_EVENT => {
+                let one_phase = event.data().first() == Some(&1);
+                return self.on_xa_prepare(u64::from(header.log_pos()), one_phase);
+            }
+            FORMAT_DESCRIPTION => return self.on_file_header(header.timestamp()),
+            ROTATE => return Ok(()),
             HEARTBEAT => {
                 self.pending.push_back(StreamItem::Heartbeat);
                 return Ok(());
@@ -193,7 +230,10 @@ impl ChangeStream {
                 let gtid = mysql_gtid(&g);
                 self.begin(Some(gtid), None, start, false);
             }
-            EventData::QueryEvent(q) => self.on_query(&q, start, header.log_pos())?,
+            EventData::QueryEvent(q) => {
+                self.on_truncate(&q, start, header.timestamp(), header.server_id());
+                self.on_query(&q, start, header.log_pos())?
+            }
             EventData::TableMapEvent(tme) => {
                 if let Some(decoder) = self.catalog.on_table_map(&tme).await? {
                     self.mapped.insert(tme.table_id(), decoder);
@@ -208,6 +248,26 @@ impl ChangeStream {
         Ok(())
     }
 
+    /// A binlog file's first event: its creation time identifies the file.
+    /// A stored position's file of the same name but another creation time
+    /// is a different history (`RESET MASTER`, a restored server): reading
+    /// on by file and position would skip or garble changes.
+    fn on_file_header(&mut self, created: u32) -> Result<(), SourceError> {
+        let created = (created != 0).then_some(created);
+        if let (Some((file, want)), Some(got)) = (self.expect_created.take(), created) {
+            if file == self.conn.file && want != got {
+                return Err(SourceError::History(format!(
+                    "binlog file {file} on this server was created at {got} (unix time), but the stored \
+                     position is in a file of that name created at {want}: the binlog was reset \
+                     (RESET MASTER) or the server replaced. binlake stops instead of reading another \
+                     history; start a new pipeline (a new connector name) with a snapshot"
+                )));
+            }
+        }
+        self.file_created = created;
+        Ok(())
+    }
+
     fn begin(
         &mut self,
         gtid: Option<String>,
@@ -218,10 +278,38 @@ impl ChangeStream {
         let id = gtid
             .clone()
             .unwrap_or_else(|| format!("{}:{start}", self.conn.file));
+        let parsed = match maria {
+            Some(m) => Some(Gtid::Maria(m)),
+            None => gtid
+                .as_deref()
+                .and_then(MysqlGtid::parse)
+                .map(|g| Gtid::Mysql(Arc::new(g))),
+        };
+        let after = match (&self.state, &parsed) {
+            (Some(state), Some(g)) => Some(state.with(g)),
+            (None, Some(Gtid::Maria(m))) => {
+                let mut s = MariaBinlogState::default();
+                s.apply(*m);
+                Some(GtidState::Maria(s))
+            }
+            (None, Some(Gtid::Mysql(g))) => {
+                let mut s = MysqlGtidSet::default();
+                s.add(g);
+                Some(GtidState::Mysql(s))
+            }
+            (state, None) => state.clone(),
+        };
+        let mark = Arc::new(TxnMark::new(
+            self.server.clone(),
+            parsed,
+            after.map(Arc::new),
+        ));
         self.txn = Some(Txn {
             id,
             gtid,
             maria_gtid: maria,
+            mark,
+            began: false,
             file: self.conn.file.clone(),
             pos: start,
             thread: None,
@@ -246,6 +334,7 @@ impl ChangeStream {
             }
             if let Some(t) = self.txn.as_mut() {
                 t.thread = Some(u64::from(q.thread_id()));
+                t.began = true;
             }
             return Ok(());
         }
@@ -257,15 +346,66 @@ impl ChangeStream {
         // cached table shapes, the next TABLE_MAP carries the new ones.
         tracing::debug!(query = %trimmed, "statement in binlog; table caches refreshed");
         self.catalog.invalidate();
-        let standalone = self.txn.as_ref().map(|t| t.standalone).unwrap_or(true);
+        // MariaDB flags a standalone statement in its GTID event; MySQL
+        // writes its GTID and the statement with no BEGIN before it.
+        let mysql = self.flavour == Flavour::MySql;
+        let standalone = self
+            .txn
+            .as_ref()
+            .map(|t| t.standalone || (mysql && !t.began && !t.xa))
+            .unwrap_or(true);
         if standalone {
             self.commit(u64::from(end));
         }
         Ok(())
     }
 
+    /// `TRUNCATE TABLE` of a captured table becomes a truncate event in the
+    /// statement's own (standalone) transaction, which `on_query` commits.
+    fn on_truncate(&mut self, q: &QueryEvent<'_>, start: u64, timestamp: u32, server_id: u32) {
+        let Some(Statement::Truncate { db, table }) = statement::classify(&q.query(), &q.schema())
+        else {
+            return;
+        };
+        if !self.catalog.is_selected(&db, &table) {
+            return;
+        }
+        if self.txn.is_none() {
+            self.begin(None, None, start, true);
+        }
+        if let Some(t) = self.txn.as_mut() {
+            t.thread = Some(u64::from(q.thread_id()));
+        }
+        let source = SourceInfo {
+            name: self.name.clone(),
+            ts_ms: i64::from(timestamp) * 1000,
+            server_id,
+            ..SourceInfo::default()
+        };
+        let shape = Arc::new(TableSchema {
+            db,
+            table,
+            columns: Vec::new(),
+            key: Vec::new(),
+        });
+        self.publish(ChangeEvent::truncate(shape, source));
+    }
+
     fn on_xa(&mut self, statement: XaStatement, end: u64) -> Result<(), SourceError> {
         match statement {
+            XaStatement::Start(xid) => {
+                // MySQL marks an XA group only by this statement (MariaDB
+                // also by a GTID flag): its rows wait for the outcome.
+                if self.txn.is_none() {
+                    self.begin(None, None, end, false);
+                }
+                if let Some(t) = self.txn.as_mut() {
+                    t.xa = true;
+                    t.began = true;
+                    t.xa_id = Some(xid);
+                }
+                return Ok(());
+            }
             XaStatement::End(xid) => {
                 if let Some(t) = self.txn.as_mut() {
                     t.xa_id = Some(xid);
@@ -301,8 +441,20 @@ impl ChangeStream {
         Ok(())
     }
 
-    /// The end of an XA PREPARE group: its changes wait for the outcome.
-    fn on_xa_prepare(&mut self, end: u64) -> Result<(), SourceError> {
+    /// The end of an XA PREPARE group: its changes wait for the outcome,
+    /// unless it was `XA COMMIT ... ONE PHASE` (committed right here).
+    fn on_xa_prepare(&mut self, end: u64, one_phase: bool) -> Result<(), SourceError> {
+        if one_phase {
+            if let Some(t) = self.txn.as_mut() {
+                t.xa = false;
+                let held = std::mem::take(&mut t.held);
+                for change in held {
+                    self.publish(change);
+                }
+            }
+            self.commit(end);
+            return Ok(());
+        }
         if let Some(t) = self.txn.as_mut().filter(|t| t.xa) {
             let xid = t.xa_id.clone().unwrap_or_else(|| t.id.clone());
             let held = std::mem::take(&mut t.held);
@@ -424,7 +576,11 @@ impl ChangeStream {
             .entry(event.table.qualified_name())
             .or_insert(0);
         *per_table += 1;
-        let order = ChangeOrder::new(&txn.file, txn.pos, txn.total);
+        let place = RecordPlace {
+            order: ChangeOrder::new(&txn.file, txn.pos, txn.total),
+            mark: txn.mark.clone(),
+            snapshot: false,
+        };
         event.source.gtid = txn.gtid.clone();
         event.source.file = txn.file.clone();
         event.source.pos = txn.pos;
@@ -435,7 +591,7 @@ impl ChangeStream {
             data_collection_order: *per_table,
         });
         self.pending
-            .push_back(StreamItem::Change(Box::new(event), order));
+            .push_back(StreamItem::Change(Box::new(event), place));
     }
 
     fn commit(&mut self, end: u64) {
@@ -443,24 +599,27 @@ impl ChangeStream {
             if let Some(g) = txn.maria_gtid {
                 self.gtid_state.apply(g);
             }
-            if let Some((uuid, gno)) = txn
-                .gtid
-                .as_deref()
-                .filter(|_| self.flavour == Flavour::MySql)
-                .and_then(split_mysql_gtid)
-            {
-                self.mysql_gtids.add(uuid, gno);
+            if txn.mark.gtid.is_some() {
+                self.state = txn.mark.state.as_deref().cloned();
             }
+            self.mark = txn.mark;
         }
         self.mapped.clear();
-        let gtid_set = match self.flavour {
-            Flavour::MariaDb => (!self.gtid_state.is_empty()).then(|| self.gtid_state.to_string()),
-            Flavour::MySql => (!self.mysql_gtids.is_empty()).then(|| self.mysql_gtids.to_string()),
+        let state = self.state.as_ref().filter(|s| !s.is_empty());
+        let (gtid_set, gtid_state) = match self.flavour {
+            Flavour::MariaDb => (
+                (!self.gtid_state.is_empty()).then(|| self.gtid_state.to_string()),
+                state.map(GtidState::to_string),
+            ),
+            Flavour::MySql => (state.map(GtidState::to_string), None),
         };
         self.last_commit = Position {
             file: self.conn.file.clone(),
             pos: end,
             gtid_set,
+            gtid_state,
+            server: Some(self.server.to_string()),
+            file_created: self.file_created,
         };
         // While prepared XA groups are unresolved, a restart must read them again.
         let resume = self.prepared.hold().unwrap_or(&self.last_commit).clone();
@@ -468,18 +627,35 @@ impl ChangeStream {
     }
 }
 
-/// `uuid:gno` → (uuid, gno).
-fn split_mysql_gtid(gtid: &str) -> Option<(&str, u64)> {
-    let (uuid, gno) = gtid.rsplit_once(':')?;
-    Some((uuid, gno.parse().ok()?))
+/// The GTID state a stream starting at `from` has read: MariaDB's binlog
+/// state when stored (else its per-domain position, a subset of it), or
+/// MySQL's executed set.
+fn seed_state(flavour: Flavour, from: &Position) -> Option<GtidState> {
+    match flavour {
+        Flavour::MariaDb => from
+            .gtid_state
+            .as_deref()
+            .or(from.gtid_set.as_deref())
+            .and_then(MariaBinlogState::parse)
+            .map(GtidState::Maria),
+        Flavour::MySql => from
+            .gtid_set
+            .as_deref()
+            .and_then(MysqlGtidSet::parse)
+            .map(GtidState::Mysql),
+    }
 }
 
-/// `uuid:gno`, as MySQL prints a GTID.
+/// `uuid:gno` or, on MySQL 8.3+, `uuid:tag:gno`, as MySQL prints a GTID.
 fn mysql_gtid(g: &GtidEvent) -> String {
     let sid = g.sid();
     let hex: String = sid.iter().map(|b| format!("{b:02x}")).collect();
+    let tag = g
+        .tag()
+        .map(|t| format!(":{}", t.as_str().to_ascii_lowercase()))
+        .unwrap_or_default();
     format!(
-        "{}-{}-{}-{}-{}:{}",
+        "{}-{}-{}-{}-{}{tag}:{}",
         &hex[0..8],
         &hex[8..12],
         &hex[12..16],
@@ -488,3 +664,7 @@ fn mysql_gtid(g: &GtidEvent) -> String {
         g.gno()
     )
 }
+
+#[cfg(test)]
+#[path = "stream_tests.rs"]
+mod recorded;

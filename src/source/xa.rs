@@ -1,4 +1,4 @@
-//! XA transactions on MariaDB: their rows are binlogged at XA PREPARE, the
+//! XA transactions (MariaDB and MySQL): their rows are binlogged at XA PREPARE, the
 //! outcome comes later as XA COMMIT or XA ROLLBACK. Prepared rows are held
 //! here until then, and the resume position stays before the oldest
 //! unresolved prepare so a restart reads its rows again.
@@ -19,12 +19,13 @@ pub const MAX_HELD: usize = 100_000;
 /// An XA statement found in a query event, with its XID text.
 #[derive(Debug, PartialEq, Eq)]
 pub enum XaStatement {
+    Start(String),
     End(String),
     Commit(String),
     Rollback(String),
 }
 
-/// Recognises `XA END|COMMIT|ROLLBACK xid [ONE PHASE]`.
+/// Recognises `XA START|BEGIN|END|COMMIT|ROLLBACK xid [ONE PHASE]`.
 pub fn parse(query: &str) -> Option<XaStatement> {
     let q = query.trim();
     let rest = strip_prefix_ci(q, "XA ")?.trim_start();
@@ -35,6 +36,7 @@ pub fn parse(query: &str) -> Option<XaStatement> {
         .trim()
         .to_string();
     match kind.to_ascii_uppercase().as_str() {
+        "START" | "BEGIN" => Some(XaStatement::Start(xid)),
         "END" => Some(XaStatement::End(xid)),
         "COMMIT" => Some(XaStatement::Commit(xid)),
         "ROLLBACK" => Some(XaStatement::Rollback(xid)),
@@ -128,7 +130,11 @@ mod tests {
             parse("XA ROLLBACK X'61',X'',1"),
             Some(XaStatement::Rollback("X'61',X'',1".into()))
         );
-        assert_eq!(parse("XA START X'61'"), None);
+        assert_eq!(
+            parse("XA START X'61',X'',1"),
+            Some(XaStatement::Start("X'61',X'',1".into()))
+        );
+        assert_eq!(parse("XA RECOVER"), None);
         assert_eq!(parse("ALTER TABLE t ADD c INT"), None);
     }
 
@@ -139,6 +145,7 @@ mod tests {
             file: "b.1".into(),
             pos: 4,
             gtid_set: None,
+            ..Position::default()
         };
         xa.prepare("a".into(), vec![], &p).unwrap();
         xa.prepare(

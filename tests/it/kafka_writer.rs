@@ -18,6 +18,7 @@ use binlake::config::Connector;
 use binlake::event::{ChangeEvent, Column, ColumnType, Op, SourceInfo, TableSchema, Value};
 use binlake::kafka::partition::partition_for;
 use binlake::kafka::writer::ChangeWriter;
+use binlake::source::order::{RecordPlace, TxnMark};
 use binlake::source::position::{ChangeOrder, Position};
 
 const PARTITIONS: i32 = 3;
@@ -32,19 +33,21 @@ fn table() -> Arc<TableSchema> {
                 data_type: ColumnType::Long,
                 nullable: false,
                 source_type: "bigint".into(),
+                default: None,
             },
             Column {
                 name: "v".into(),
                 data_type: ColumnType::String,
                 nullable: true,
                 source_type: "text".into(),
+                default: None,
             },
         ],
         key: vec![0],
     })
 }
 
-fn change(table: &Arc<TableSchema>, op: Op, id: i64, index: u64) -> (ChangeEvent, ChangeOrder) {
+fn change(table: &Arc<TableSchema>, op: Op, id: i64, index: u64) -> (ChangeEvent, RecordPlace) {
     let row = vec![Value::Long(id), Value::String(format!("v{id}"))];
     let (before, after) = match op {
         Op::Delete => (Some(row), None),
@@ -63,7 +66,12 @@ fn change(table: &Arc<TableSchema>, op: Op, id: i64, index: u64) -> (ChangeEvent
         },
         transaction: None,
     };
-    (event, ChangeOrder::new("mysql-bin.000001", 100, index))
+    let place = RecordPlace {
+        order: ChangeOrder::new("mysql-bin.000001", 100, index),
+        mark: Arc::new(TxnMark::new(Arc::from("1/mysql-bin"), None, None)),
+        snapshot: false,
+    };
+    (event, place)
 }
 
 fn connector(brokers: &str, registry: &str) -> Arc<Connector> {
@@ -155,7 +163,7 @@ async fn transactional_writes_land_once_and_replays_are_skipped() {
     let mut writer = open(&connector).await;
     assert!(writer.transactional(), "the mock cluster has transactions");
     for (event, order) in &changes {
-        writer.write(event, *order).await.expect("write");
+        writer.write(event, order).await.expect("write");
     }
     let position = Position {
         file: "mysql-bin.000001".into(),
@@ -194,10 +202,10 @@ async fn transactional_writes_land_once_and_replays_are_skipped() {
         .expect("a stored position");
     assert_eq!(stored.position, position);
     for (event, order) in &changes {
-        again.write(event, *order).await.expect("replay");
+        again.write(event, order).await.expect("replay");
     }
     let (next, order) = change(&t, Op::Create, 99, 22);
-    again.write(&next, order).await.expect("new change");
+    again.write(&next, &order).await.expect("new change");
     again.commit(&position, 2, None).await.expect("commit");
     assert_eq!((again.stats.produced, again.stats.skipped), (1, 22));
     assert_eq!(read_all(&brokers, "w.db.t").len(), 23);

@@ -17,21 +17,23 @@ use super::chunk::{self, BinlogPoint};
 use super::progress::{self, Progress};
 use super::state::Job;
 use super::table::{self, SnapshotTable};
+use super::visible;
 use super::window::ReadyChunk;
 use crate::config::SourceConfig;
 use crate::source::binlog::Flavour;
+use crate::source::gtid::GtidState;
 use crate::source::position::compare_file_pos;
 use crate::source::SourceError;
 
 /// What the snapshot asks of the stream task.
 #[derive(Debug)]
 pub enum Request {
-    /// Open a window on `db.table`; the reply is its id and the stream's
-    /// point when it opened.
+    /// Open a window on `db.table`; the reply is its id, the stream's
+    /// point when it opened and the GTIDs the stream had read by then.
     Open {
         db: String,
         table: String,
-        reply: oneshot::Sender<(u64, BinlogPoint)>,
+        reply: oneshot::Sender<(u64, BinlogPoint, Option<Arc<GtidState>>)>,
     },
     Close(u64),
     Ready(ReadyChunk),
@@ -157,19 +159,22 @@ async fn run_job(r: &Reader, job: &Job, progress: &Progress) -> Result<(), Sourc
             })
             .await
             .map_err(gone)?;
-        let (window, opened_at) = opened.await.map_err(gone)?;
+        let (window, opened_at, seen) = opened.await.map_err(gone)?;
         let mut delay = Duration::from_millis(200);
         let chunk = loop {
-            match chunk::read(
-                &r.pool,
-                r.flavour,
-                &t,
-                after.as_deref(),
-                job.predicate.as_deref(),
-                limit,
-            )
-            .await
-            {
+            let read = async {
+                visible::wait_visible(&r.pool, r.flavour, seen.as_deref()).await?;
+                chunk::read(
+                    &r.pool,
+                    r.flavour,
+                    &t,
+                    after.as_deref(),
+                    job.predicate.as_deref(),
+                    limit,
+                )
+                .await
+            };
+            match read.await {
                 // The read missed a transaction the stream had already
                 // passed (written to the binlog, not yet visible): read again.
                 Ok(c)

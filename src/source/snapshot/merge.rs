@@ -17,6 +17,8 @@ use crate::event::{ChangeEvent, Op, SnapshotMarker, SourceInfo};
 use crate::kafka::writer::ChangeWriter;
 use crate::metrics::metrics;
 use crate::source::binlog::Flavour;
+use crate::source::gtid::GtidState;
+use crate::source::order::{RecordPlace, TxnMark};
 use crate::source::position::ChangeOrder;
 use crate::source::SourceError;
 
@@ -79,11 +81,16 @@ impl SnapshotMerge {
     }
 
     /// Applies a request; true when the stored progress changed.
-    pub fn handle(&mut self, request: Request, read_point: &(String, u64)) -> bool {
+    pub fn handle(
+        &mut self,
+        request: Request,
+        read_point: &(String, u64),
+        seen: Option<Arc<GtidState>>,
+    ) -> bool {
         match request {
             Request::Open { db, table, reply } => {
                 let id = self.windows.open(&db, &table);
-                if reply.send((id, read_point.clone())).is_err() {
+                if reply.send((id, read_point.clone(), seen)).is_err() {
                     self.windows.close(id);
                 }
                 false
@@ -125,6 +132,7 @@ impl SnapshotMerge {
     pub async fn emit(
         &mut self,
         read_point: &(String, u64),
+        mark: &Arc<TxnMark>,
         writer: &mut ChangeWriter,
     ) -> Result<bool, SourceError> {
         let reached = self.windows.take_reached(read_point);
@@ -159,12 +167,16 @@ impl SnapshotMerge {
                 // Unique across restarts too: a re-read chunk is never
                 // mistaken for a record Kafka already holds.
                 self.last_index = (self.last_index + 1).max(now_micros());
-                let order = ChangeOrder::new(
-                    &read_point.0,
-                    read_point.1.saturating_sub(1),
-                    self.last_index,
-                );
-                writer.write(&event, order).await?;
+                let place = RecordPlace {
+                    order: ChangeOrder::new(
+                        &read_point.0,
+                        read_point.1.saturating_sub(1),
+                        self.last_index,
+                    ),
+                    mark: mark.clone(),
+                    snapshot: true,
+                };
+                writer.write(&event, &place).await?;
             }
             metrics()
                 .snapshot_rows_total

@@ -6,6 +6,7 @@
 //! - [`chunk`]: one consistent chunk read and its high watermark;
 //! - [`values`]: `SELECT` values → change-event values;
 //! - [`window`]: which chunk rows the stream has overtaken;
+//! - [`visible`]: on MySQL, a chunk waits until what the stream read is committed;
 //! - [`state`]: progress stored with the source position;
 //! - [`driver`]: the jobs, read in parallel;
 //! - [`merge`]: the stream task's side: windows, emission, progress;
@@ -20,6 +21,7 @@ pub mod signal;
 pub mod state;
 pub mod table;
 pub mod values;
+pub mod visible;
 pub mod window;
 
 pub use state::{Job, SnapshotState};
