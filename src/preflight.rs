@@ -34,7 +34,9 @@ pub async fn check(connector: &Connector) -> Vec<String> {
         };
         for (db, table) in tables {
             let location = sink.table_uri_for(&db, &table);
-            if let Some(p) = delta_location(&location) {
+            if let Some(p) =
+                crate::sink::delta::probe::check_location(&location, &sink.storage).await
+            {
                 problems.push(p);
                 break;
             }
@@ -178,43 +180,6 @@ async fn registry(connector: &Connector) -> Vec<String> {
             "schema registry at {}: {e}; check [registry].url and that it runs",
             connector.registry.url
         )],
-    }
-}
-
-/// Whether a Delta location can be written: local directories only in
-/// this build.
-fn delta_location(location: &str) -> Option<String> {
-    let url = match crate::sink::delta::table_url(location) {
-        Ok(u) => u,
-        Err(e) => return Some(format!("[sink].table_uri: {e}")),
-    };
-    if url.scheme() != "file" {
-        return Some(format!(
-            "[sink].table_uri {location}: {}:// is not supported by this build (local paths and file:// are)",
-            url.scheme()
-        ));
-    }
-    let Ok(path) = url.to_file_path() else {
-        return Some(format!("[sink].table_uri {location}: not a local path"));
-    };
-    // The nearest existing ancestor must be a writable directory.
-    let mut dir = path.as_path();
-    while !dir.exists() {
-        match dir.parent() {
-            Some(p) => dir = p,
-            None => break,
-        }
-    }
-    let probe = dir.join(format!(".binlake-check-{}", std::process::id()));
-    match std::fs::write(&probe, b"") {
-        Ok(()) => {
-            let _ = std::fs::remove_file(&probe);
-            None
-        }
-        Err(e) => Some(format!(
-            "[sink].table_uri {location}: cannot write under {} ({e}); fix the path or its permissions",
-            dir.display()
-        )),
     }
 }
 

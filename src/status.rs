@@ -211,7 +211,7 @@ async fn topic_status(connector: &Connector) -> anyhow::Result<Vec<TopicStatus>>
                 let rest = &topic[connector.name.len() + 1..];
                 let (db, table) = rest.split_once('.').unwrap_or((rest, ""));
                 let location = sink.table_uri_for(db, table);
-                Some(match TableTarget::open(&location).await {
+                Some(match TableTarget::open_with(&location, &sink.storage).await {
                     Ok(t) => {
                         let mut applied = Vec::new();
                         for (p, _, _) in &parts {

@@ -89,13 +89,13 @@ pub async fn verify(connector: &Connector, only: Option<&str>) -> anyhow::Result
     let mut reports = Vec::new();
     for (db, table) in tables {
         let location = sink.table_uri_for(&db, &table);
-        let mut report = compare(&pool, source, &location, &db, &table).await?;
+        let mut report = compare(&pool, source, &location, &sink.storage, &db, &table).await?;
         // Re-check on a live pipeline: keep only what keeps differing.
         let mut round = 0;
         while !report.is_equal() && round < 2 {
             round += 1;
             tokio::time::sleep(sink.flush_interval + Duration::from_secs(2)).await;
-            let again = compare(&pool, source, &location, &db, &table).await?;
+            let again = compare(&pool, source, &location, &sink.storage, &db, &table).await?;
             report = intersect(report, again);
         }
         reports.push(report);
@@ -122,6 +122,7 @@ async fn compare(
     pool: &mysql_async::Pool,
     source: &SourceConfig,
     location: &str,
+    storage: &crate::sink::delta::StorageOptions,
     db: &str,
     table: &str,
 ) -> anyhow::Result<TableReport> {
@@ -154,7 +155,7 @@ async fn compare(
     }
 
     // The Delta side: types drive the canonical form of both sides.
-    let target = TableTarget::open(location).await?;
+    let target = TableTarget::open_with(location, storage).await?;
     let Some(schema) = target.schema().cloned() else {
         report
             .problems

@@ -2,9 +2,13 @@
 
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use super::checker::Checker;
+use super::locate::join;
 use super::model::{DeleteMode, SinkConfig};
-use super::raw::RawSink;
+use super::raw::{OptionValue, RawSink};
+use super::storage::{check_key, Provider};
 use super::values;
 
 /// Default `sink.flush_interval`.
@@ -74,6 +78,13 @@ pub fn sink(raw: &RawSink, ck: &mut Checker) -> Option<SinkConfig> {
         "sink.vacuum_interval",
         DEFAULT_VACUUM_INTERVAL,
     );
+    // The expanded location decides (table_uri may be `${LAKE}/{table}`).
+    let provider = match (&table_uri, &raw.table_uri) {
+        (Some(t), _) => Provider::of(t),
+        (None, Some(v)) => Provider::of(v.get_ref()),
+        (None, None) => Provider::Local,
+    };
+    let storage = storage(raw, provider, ck);
     Some(SinkConfig {
         table_uri: table_uri?,
         flush_interval: flush_interval?,
@@ -82,5 +93,37 @@ pub fn sink(raw: &RawSink, ck: &mut Checker) -> Option<SinkConfig> {
         vacuum_retention: vacuum_retention?,
         vacuum_interval: vacuum_interval?,
         deletion_vectors: raw.deletion_vectors.as_ref().is_none_or(|v| *v.get_ref()),
+        storage: storage?,
     })
+}
+
+/// `[sink.storage]`: keys the table's object store knows, no credentials.
+fn storage(
+    raw: &RawSink,
+    provider: Provider,
+    ck: &mut Checker,
+) -> Option<BTreeMap<String, String>> {
+    let mut out = Some(BTreeMap::new());
+    for (name, value) in &raw.storage {
+        let key = format!("sink.storage.{}", join(&[name.get_ref().clone()]));
+        let span = Some(name.span());
+        let checked = match check_key(provider, name.get_ref()) {
+            Ok(k) => Some(k),
+            Err(e) => {
+                ck.invalid(span.clone(), &key, e);
+                None
+            }
+        };
+        let text = match value {
+            OptionValue::Text(t) => ck.expand(t, span, &key),
+            other => Some(other.to_text()),
+        };
+        match (checked, text, out.as_mut()) {
+            (Some(k), Some(t), Some(map)) => {
+                map.insert(k, t);
+            }
+            _ => out = None,
+        }
+    }
+    out
 }

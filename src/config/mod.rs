@@ -23,6 +23,7 @@ mod model;
 mod patterns;
 mod position;
 mod raw;
+mod storage;
 mod validate;
 mod values;
 
@@ -36,6 +37,7 @@ pub use model::{
 };
 pub use patterns::{ColumnPattern, TablePattern};
 pub use position::Position;
+pub use storage::Provider;
 
 #[cfg(test)]
 mod tests;

@@ -213,6 +213,10 @@ pub struct SinkConfig {
     /// New tables mark replaced rows in deletion vectors (default) instead
     /// of rewriting the files that hold them.
     pub deletion_vectors: bool,
+    /// `[sink.storage]`: non-secret object-store options for delta-rs
+    /// (endpoint, region, allow_http, …); credentials come from the
+    /// provider's environment.
+    pub storage: BTreeMap<String, String>,
 }
 
 impl SinkConfig {
@@ -270,6 +274,7 @@ mod tests {
             vacuum_interval: Duration::from_secs(0),
             deletion_vectors: true,
             deletes: DeleteMode::Hard,
+            storage: BTreeMap::new(),
         }
     }
 

@@ -244,3 +244,41 @@ fn secrets_from_the_environment_never_show_in_messages() {
     );
     assert!(!lines[0].contains("hunter2"), "{lines:?}");
 }
+
+#[test]
+fn sink_storage_takes_settings_and_refuses_credentials() {
+    let with = |storage: &str| {
+        GOOD.replace(
+            "deletes = \"soft\"\n",
+            &format!("deletes = \"soft\"\n[sink.storage]\n{storage}\n"),
+        )
+    };
+    let c = load(&with(
+        "endpoint = \"http://${KAFKA_HOST}:9000\"\nallow_http = true\nRegion = \"eu-west-1\"",
+    ))
+    .unwrap();
+    let s = c.sink.unwrap();
+    assert_eq!(s.storage["endpoint"], "http://k1:9000");
+    assert_eq!(s.storage["allow_http"], "true");
+    assert_eq!(s.storage["region"], "eu-west-1");
+
+    let e = errors(&with(
+        "aws_secret_access_key = \"x\"\nendpiont = \"http://h\"",
+    ));
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(e[0].contains("sink.storage.aws_secret_access_key"), "{e:?}");
+    assert!(
+        e[0].contains("secrets never go in the connector file"),
+        "{e:?}"
+    );
+    assert!(e[0].contains("AWS_SECRET_ACCESS_KEY"), "{e:?}");
+    assert!(e[1].contains("sink.storage.endpiont"), "{e:?}");
+
+    let local = GOOD
+        .replace("s3://lake/{db}/{table}", "/var/lib/lake/{db}/{table}")
+        .replace(
+            "deletes = \"soft\"\n",
+            "deletes = \"soft\"\n[sink.storage]\nregion = \"x\"\n",
+        );
+    assert!(errors(&local)[0].contains("takes no storage options"));
+}

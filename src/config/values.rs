@@ -255,7 +255,7 @@ pub fn parse_http_url(text: &str) -> Result<String, Invalid> {
 }
 
 /// Schemes a `table_uri` may use; anything without `://` is a local path.
-pub const TABLE_URI_SCHEMES: [&str; 4] = ["file", "s3", "az", "gs"];
+pub const TABLE_URI_SCHEMES: [&str; 7] = ["file", "s3", "s3a", "az", "abfs", "abfss", "gs"];
 
 /// A `table_uri` template: `{table}` required, `{db}` allowed, nothing else
 /// in braces.

@@ -9,13 +9,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use deltalake::kernel::Transaction;
-use rdkafka::consumer::{Consumer, ConsumerContext, Rebalance, StreamConsumer};
-use rdkafka::error::KafkaResult;
+use rdkafka::consumer::{
+    BaseConsumer, Consumer, ConsumerContext, Rebalance, RebalanceProtocol, StreamConsumer,
+};
+use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::types::{RDKafkaErrorCode, RDKafkaRespErr};
 use rdkafka::{ClientContext, Statistics, TopicPartitionList};
 use tokio::sync::watch;
 
 use super::decode::{ChangeOp, DecodeError, EnvelopeDecoder, SinkRecord};
+use super::delta::progress::DeltaStarts;
 use super::delta::{TableError, TableTarget};
 use super::dlq::DeadLetters;
 use super::offsets::OffsetCommits;
@@ -35,6 +39,8 @@ pub const FAILPOINT_ENV: &str = "BINLAKE_FAILPOINT";
 /// clears the in-flight flag of [`OffsetCommits`].
 struct SinkContext {
     commit_in_flight: Arc<AtomicBool>,
+    /// Where assigned partitions start: Delta's txn versions.
+    starts: DeltaStarts,
 }
 
 impl ClientContext for SinkContext {
@@ -62,6 +68,44 @@ impl ClientContext for SinkContext {
 // back from the committed offset, which a broker that loses the group's
 // state does not do.
 impl ConsumerContext for SinkContext {
+    // rdkafka's own steps, with the start offsets taken from Delta before
+    // the partitions are assigned.
+    fn rebalance(&self, c: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
+        let cooperative = matches!(c.rebalance_protocol(), RebalanceProtocol::Cooperative);
+        let result = match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                self.starts.set_offsets(c, tpl);
+                if cooperative {
+                    c.incremental_assign(tpl)
+                } else {
+                    c.assign(tpl)
+                }
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                if cooperative {
+                    c.incremental_unassign(tpl)
+                } else {
+                    c.unassign()
+                }
+            }
+            other => {
+                let code: RDKafkaErrorCode = other.into();
+                self.post_rebalance(c, &Rebalance::Error(KafkaError::Rebalance(code)));
+                return;
+            }
+        };
+        if let Err(e) = result {
+            metrics().error("sink", "kafka");
+            tracing::warn!(error = %e, "cannot apply the assignment");
+        }
+        let r = if matches!(err, RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+            Rebalance::Assign(tpl)
+        } else {
+            Rebalance::Revoke(tpl)
+        };
+        self.post_rebalance(c, &r);
+    }
+
     fn post_rebalance(&self, _c: &rdkafka::consumer::BaseConsumer<Self>, r: &Rebalance<'_>) {
         match r {
             Rebalance::Assign(tpl) => {
@@ -170,7 +214,14 @@ pub async fn run(
     let commit_in_flight = Arc::new(AtomicBool::new(false));
     let mut offsets = OffsetCommits::new(COMMIT_EVERY, commit_in_flight.clone());
     let consumer: StreamConsumer<SinkContext> = cfg
-        .create_with_context(SinkContext { commit_in_flight })
+        .create_with_context(SinkContext {
+            commit_in_flight,
+            starts: DeltaStarts {
+                name: name.clone(),
+                sink: sink.clone(),
+                refused: std::sync::Mutex::new(None),
+            },
+        })
         .map_err(|e| SinkError::Kafka(format!("cannot create the consumer: {e}")))?;
     let pattern = format!("^{}\\.[^.]+\\.[^.]+$", name.replace('.', "\\."));
     consumer
@@ -197,6 +248,9 @@ pub async fn run(
                 }
             }
             _ = tick.tick() => {
+                if let Some(why) = consumer.context().starts.take_refusal() {
+                    return Err(SinkError::Table(TableError::Progress(why)));
+                }
                 if last_summary.elapsed() >= SUMMARY_EVERY {
                     summarize(&mut topics, last_summary.elapsed());
                     last_summary = Instant::now();
@@ -211,6 +265,9 @@ pub async fn run(
                 offsets.maybe_commit(&consumer);
             }
             msg = consumer.recv() => {
+                if let Some(why) = consumer.context().starts.take_refusal() {
+                    return Err(SinkError::Table(TableError::Progress(why)));
+                }
                 let msg = match msg {
                     Ok(m) => m.detach(),
                     // No table topic yet: the source creates them on first change.
@@ -374,7 +431,7 @@ async fn flush(
         if let Some(r) = first {
             let location = sink.table_uri_for(&r.db, &r.table);
             state.table_label = format!("{}.{}", r.db, r.table);
-            state.target = Some(TableTarget::open(&location).await?);
+            state.target = Some(TableTarget::open_with(&location, &sink.storage).await?);
         }
     }
     refuse_incompatible(dlq, state).await?;

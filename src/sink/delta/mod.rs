@@ -15,8 +15,13 @@
 pub mod dv;
 pub mod files;
 pub mod keys;
+pub mod probe;
+pub mod progress;
+pub mod storage;
 mod upkeep;
+mod vacuum;
 
+pub use storage::StorageOptions;
 pub use upkeep::{SMALL_FILE_ROWS, TARGET_FILE_ROWS};
 
 use std::collections::{BTreeMap, HashMap};
@@ -35,7 +40,7 @@ use deltalake::parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask}
 use deltalake::parquet::errors::ParquetError;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::table::state::DeltaTableState;
-use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError, Path};
+use deltalake::{DeltaTable, DeltaTableError, Path};
 use futures_util::TryStreamExt;
 use object_store::ObjectStoreExt;
 use roaring::RoaringTreemap;
@@ -75,6 +80,9 @@ pub enum TableError {
     Dv(#[from] DvError),
     #[error("object store: {0}")]
     Store(#[from] deltalake::ObjectStoreError),
+    /// Where a partition would resume contradicts the table (see [`progress`]).
+    #[error("{0}")]
+    Progress(String),
 }
 
 impl TableError {
@@ -136,6 +144,7 @@ pub struct Applied {
 
 pub struct TableTarget {
     uri: Url,
+    storage: StorageOptions,
     table: DeltaTable,
     state: Option<DeltaTableState>,
     schema: Option<SchemaRef>,
@@ -184,9 +193,15 @@ mod tests {
 }
 
 impl TableTarget {
-    /// Opens the table at `location`, or prepares to create it on the
-    /// first commit.
+    /// Opens the local table at `location`, or prepares to create it on
+    /// the first commit.
     pub async fn open(location: &str) -> Result<Self, TableError> {
+        Self::open_with(location, &StorageOptions::new()).await
+    }
+
+    /// Opens the table at `location` (a path or an object-store URL) with
+    /// the `[sink.storage]` options, or prepares to create it.
+    pub async fn open_with(location: &str, storage: &StorageOptions) -> Result<Self, TableError> {
         let uri = table_url(location)?;
         if uri.scheme() == "file" {
             if let Ok(p) = uri.to_file_path() {
@@ -196,12 +211,13 @@ impl TableTarget {
                 })?;
             }
         }
-        let table = DeltaTableBuilder::from_url(uri.clone())
+        let table = storage::builder(&uri, storage)
             .map_err(|e| TableError::delta(&uri, e))?
             .build()
             .map_err(|e| TableError::delta(&uri, e))?;
         let mut t = TableTarget {
             uri,
+            storage: storage.clone(),
             table,
             state: None,
             schema: None,

@@ -1,5 +1,5 @@
 //! A table's upkeep between batches: compaction of small and mostly
-//! deleted files, and VACUUM.
+//! deleted files (VACUUM is in `vacuum`).
 
 use deltalake::arrow::array::UInt32Array;
 use deltalake::arrow::compute::{concat_batches, take_record_batch};
@@ -100,29 +100,6 @@ impl TableTarget {
         }
         self.state = Some(finalized.snapshot());
         Ok(Some(finalized.version() as i64))
-    }
-
-    /// Deletes files no version younger than `retention` needs.
-    pub async fn vacuum(&mut self, retention: std::time::Duration) -> Result<usize, TableError> {
-        if self.state.is_none() {
-            return Ok(0);
-        }
-        self.table
-            .update_state()
-            .await
-            .map_err(|e| TableError::delta(&self.uri, e))?;
-        let retention =
-            chrono::Duration::from_std(retention).unwrap_or_else(|_| chrono::Duration::days(7));
-        let (table, metrics) = self
-            .table
-            .clone()
-            .vacuum()
-            .with_retention_period(retention)
-            .with_enforce_retention_duration(false)
-            .await
-            .map_err(|e| TableError::delta(&self.uri, e))?;
-        self.table = table;
-        Ok(metrics.files_deleted.len())
     }
 }
 
