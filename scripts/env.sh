@@ -13,6 +13,11 @@ export TANSU_BIN=${TANSU_BIN:-$BINLAKE_CACHE/tools/bin/tansu}
 export BINLAKE_MYSQL_PORT=${BINLAKE_MYSQL_PORT:-3307}
 export BINLAKE_KAFKA_PORT=${BINLAKE_KAFKA_PORT:-9092}
 export BINLAKE_REGISTRY_PORT=${BINLAKE_REGISTRY_PORT:-8081}
+# Object stores for the lake tests: moto's S3 server and Azurite's blob
+# service (the well-known devstoreaccount1 account).
+export BINLAKE_S3_PORT=${BINLAKE_S3_PORT:-9000}
+export BINLAKE_AZURITE_PORT=${BINLAKE_AZURITE_PORT:-10000}
+export AZURITE_DIR=${AZURITE_DIR:-$BINLAKE_CACHE/tools/azurite}
 # The replication user binlake connects as, and an administrative user for
 # tests and the demo; both exist only in the private test server.
 export BINLAKE_MYSQL_PASSWORD=${BINLAKE_MYSQL_PASSWORD:-cdc-secret}
@@ -22,6 +27,8 @@ export BINLAKE_MYSQL_TLS_DIR=${BINLAKE_MYSQL_TLS_DIR:-$BINLAKE_DATA/tls}
 export BINLAKE_TEST_MYSQL_URL=${BINLAKE_TEST_MYSQL_URL:-mysql://binlake_admin:$BINLAKE_ADMIN_PASSWORD@127.0.0.1:$BINLAKE_MYSQL_PORT}
 export BINLAKE_TEST_BROKERS=${BINLAKE_TEST_BROKERS:-127.0.0.1:$BINLAKE_KAFKA_PORT}
 export BINLAKE_TEST_REGISTRY=${BINLAKE_TEST_REGISTRY:-http://127.0.0.1:$BINLAKE_REGISTRY_PORT}
+export BINLAKE_TEST_S3_ENDPOINT=${BINLAKE_TEST_S3_ENDPOINT:-http://127.0.0.1:$BINLAKE_S3_PORT}
+export BINLAKE_TEST_AZURITE_ENDPOINT=${BINLAKE_TEST_AZURITE_ENDPOINT:-http://127.0.0.1:$BINLAKE_AZURITE_PORT/devstoreaccount1}
 
 RUN_DIR=$BINLAKE_DATA/run
 LOG_DIR=$BINLAKE_DATA/log

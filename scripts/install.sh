@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what binlake's tests and demo need and is missing: MariaDB
 # (Debian package), the tansu Kafka-protocol broker (cargo, cached outside the
-# clone), and the Python libraries the outside checks use. Safe to run again.
+# clone), the object stores the lake tests write to (moto's S3 server from
+# PyPI, Azurite from npm, cached outside the clone), and the Python libraries
+# the outside checks use (Delta readers: deltalake, DuckDB's delta extension,
+# polars). Safe to run again.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
@@ -28,5 +31,20 @@ if ! python3 -c 'import confluent_kafka, fastavro, deltalake, pymysql, pytest, a
     python3 -m pip install --quiet --disable-pip-version-check \
         pymysql confluent-kafka fastavro deltalake pyarrow authlib httpx cachetools pytest mysql-replication \
         mysql-mimic
+fi
+if ! python3 -c 'import moto.server, boto3, duckdb, duckdb_extensions, duckdb_extension_delta, duckdb_extension_httpfs, polars' 2>/dev/null; then
+    # DuckDB's delta and httpfs (S3) extensions come as wheels, so no
+    # network is needed at query time; 1.5.5 is the release they share.
+    log "installing moto's S3 server and the Delta readers (pip)"
+    python3 -m pip install --quiet --disable-pip-version-check \
+        'moto[server]' boto3 duckdb==1.5.5 duckdb-extensions==1.5.5 duckdb-extension-delta==1.5.5 duckdb-extension-httpfs==1.5.5 polars
+fi
+
+if [ ! -x "$AZURITE_DIR/node_modules/.bin/azurite-blob" ]; then
+    # 3.35.0 is the newest Azurite that runs on Node 20.
+    command -v npm >/dev/null || die "npm (Node 20+) is needed for Azurite; install nodejs"
+    log "installing Azurite 3.35.0 (npm) into $AZURITE_DIR"
+    mkdir -p "$AZURITE_DIR"
+    (cd "$AZURITE_DIR" && npm install --no-audit --no-fund --silent azurite@3.35.0 >/dev/null)
 fi
 log "dependencies present"

@@ -3,7 +3,9 @@
 #   mariadb   private MariaDB, binlog ROW / FULL image / FULL row metadata
 #   kafka     tansu (Kafka protocol, sqlite storage)
 #   registry  binlake's embedded schema registry
-# Usage: scripts/servers.sh start|stop|status [mariadb|kafka|registry ...]
+#   s3        moto's S3 server (conditional writes, as Delta commits need)
+#   azurite   Azurite's blob service (Azure Storage emulator)
+# Usage: scripts/servers.sh start|stop|status [mariadb|kafka|registry|s3|azurite ...]
 # Idempotent: starting a running server does nothing; stop only kills the
 # PIDs this script started.
 set -euo pipefail
@@ -147,6 +149,33 @@ start_registry() {
     log "registry ready"
 }
 
+start_s3() {
+    if pid_alive "$RUN_DIR/s3.pid"; then log "s3 (moto) already running on $BINLAKE_S3_PORT"; return; fi
+    command -v moto_server >/dev/null || die "moto_server is not installed; run scripts/install.sh"
+    ensure_port_free "$BINLAKE_S3_PORT" "S3 (BINLAKE_S3_PORT)"
+    log "starting s3 (moto) on 127.0.0.1:$BINLAKE_S3_PORT"
+    # In memory: each start is an empty store.
+    nohup moto_server -H 127.0.0.1 -p "$BINLAKE_S3_PORT" >"$LOG_DIR/s3.log" 2>&1 &
+    echo $! >"$RUN_DIR/s3.pid"
+    wait_port "$BINLAKE_S3_PORT" s3 "$RUN_DIR/s3.pid"
+    log "s3 ready"
+}
+
+start_azurite() {
+    if pid_alive "$RUN_DIR/azurite.pid"; then log "azurite already running on $BINLAKE_AZURITE_PORT"; return; fi
+    local bin=$AZURITE_DIR/node_modules/.bin/azurite-blob
+    [ -x "$bin" ] || die "Azurite is not installed at $AZURITE_DIR; run scripts/install.sh"
+    ensure_port_free "$BINLAKE_AZURITE_PORT" "Azurite (BINLAKE_AZURITE_PORT)"
+    mkdir -p "$BINLAKE_DATA/azurite"
+    log "starting azurite (blob) on 127.0.0.1:$BINLAKE_AZURITE_PORT"
+    nohup "$bin" --blobHost 127.0.0.1 --blobPort "$BINLAKE_AZURITE_PORT" \
+        --location "$BINLAKE_DATA/azurite" --skipApiVersionCheck --loose --silent \
+        >"$LOG_DIR/azurite.log" 2>&1 &
+    echo $! >"$RUN_DIR/azurite.pid"
+    wait_port "$BINLAKE_AZURITE_PORT" azurite "$RUN_DIR/azurite.pid"
+    log "azurite ready"
+}
+
 stop_pidfile() {
     stop_by_pidfile "$1" "$RUN_DIR/$1.pid" 10
     rm -f "$RUN_DIR/$1.pid"
@@ -160,9 +189,9 @@ status_of() {
 }
 
 action=${1:-}; shift || true
-services=("$@"); [ ${#services[@]} -gt 0 ] || services=(mariadb kafka registry)
+services=("$@"); [ ${#services[@]} -gt 0 ] || services=(mariadb kafka registry s3 azurite)
 for s in "${services[@]}"; do
-    case $s in mariadb|kafka|registry) ;; *) die "unknown server '$s' (mariadb, kafka, registry)" ;; esac
+    case $s in mariadb|kafka|registry|s3|azurite) ;; *) die "unknown server '$s' (mariadb, kafka, registry, s3, azurite)" ;; esac
 done
 case $action in
     start) for s in "${services[@]}"; do "start_$s"; done ;;
@@ -171,5 +200,5 @@ case $action in
             case $s in mariadb) stop_mariadb ;; *) stop_pidfile "$s" ;; esac
         done ;;
     status) for s in "${services[@]}"; do status_of "$s"; done ;;
-    *) die "usage: scripts/servers.sh start|stop|status [mariadb|kafka|registry ...]" ;;
+    *) die "usage: scripts/servers.sh start|stop|status [mariadb|kafka|registry|s3|azurite ...]" ;;
 esac

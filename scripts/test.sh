@@ -16,7 +16,7 @@ cargo build --locked --quiet
 cargo test --locked --no-run --quiet
 
 started=()
-for s in mariadb kafka registry; do
+for s in mariadb kafka registry s3 azurite; do
     if ! bash scripts/servers.sh status "$s" | grep -q running; then started+=("$s"); fi
 done
 cleanup() { [ ${#started[@]} -eq 0 ] || bash scripts/servers.sh stop "${started[@]}"; }
