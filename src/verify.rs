@@ -2,7 +2,7 @@
 //! row by row, by primary key and a hash of every column's value.
 //!
 //! Both sides are brought to one canonical text per value, guided by the
-//! Delta column's type (SPEC's mapping): integers and decimals as plain
+//! Delta column's type (docs/contract.md, "Types"): integers and decimals as plain
 //! numbers, floats by their bits, dates and times as ISO text (TIMESTAMP
 //! read in UTC), binary as hex, zero dates as null. On a live pipeline a
 //! row may differ only because its change is in flight, so differing keys
