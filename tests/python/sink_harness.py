@@ -9,7 +9,7 @@ binlake runs as `binlake run FILE --role all|source|sink`, each process
 logging to its own file (printed when a test fails). Delta tables are read
 with the Python `deltalake` package (delta-rs, independent of binlake's
 writer), MySQL tables with pymysql, and both are normalised to the Python
-values SPEC's type table implies, so they can be compared row by row:
+values the contract's type table (docs/contract.md) implies, so they can be compared row by row:
 
 | MySQL | value compared |
 |---|---|
@@ -389,7 +389,7 @@ def mysql_rows(
 
 def same_value(kind: str, got: Any, want: Any) -> bool:
     """`got` (from Delta) equals `want` (from mysql_value) with the Python
-    type SPEC's Delta type reads as."""
+    type the contract's Delta type reads as."""
     if want is None or got is None:
         return got is None and want is None
     if kind in ("f32", "f64"):
@@ -581,7 +581,7 @@ class SinkCase(SourceCase):
             try:
                 last = self.diff(table, key)
             except DeltaProtocolError as e:
-                # Not transient: SPEC wants tables any Delta reader can read.
+                # Not transient: the contract wants tables any Delta reader can read.
                 raise AssertionError(f"Python deltalake cannot read {self.table_path(table)}: {e}") from e
             except (OSError, ValueError, DeltaError) as e:  # e.g. a file vacuumed under the reader
                 last = [f"reading Delta failed: {e!r}"]

@@ -2,7 +2,7 @@
 binlake sink → Delta tables, read back with the Python `deltalake` package
 (delta-rs) and compared row for row with MySQL.
 
-- every SPEC type through inserts, updates, deletes, a key-changing update
+- every type of docs/contract.md through inserts, updates, deletes, a key-changing update
   and a multi-row transaction, with the metadata columns;
 - a crash between the Delta commit and the Kafka offset commit (failpoint
   `BINLAKE_FAILPOINT=sink_after_delta_commit`), then kill -9: no loss, no
@@ -76,7 +76,7 @@ def check_metadata(rows, now_ms=None):
 
 # ---------------------------------------------------------------- a. every type, mixed DML
 
-# (column, DDL, Delta type per SPEC) — the table of test_source_types.py.
+# (column, DDL, Delta type per docs/contract.md) — the table of test_source_types.py.
 COLS = [
     ("id", "INT NOT NULL PRIMARY KEY", "integer"),
     ("ti", "TINYINT", "integer"),
@@ -207,7 +207,7 @@ def test_every_type_through_mixed_dml(sink_case):
     assert [r["id"] for r in rows] == [1, 2, 3, 4, 5, 6]
     assert all(r["__op"] == "c" for r in rows), [(r["id"], r["__op"]) for r in rows]
 
-    # Delta column types as SPEC's table says; metadata columns; no
+    # Delta column types as the contract's table says; metadata columns; no
     # __deleted with hard deletes.
     schema = delta_schema(path)
     want = {n: t for n, _, t in COLS}

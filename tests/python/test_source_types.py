@@ -1,4 +1,4 @@
-"""Every SPEC type, end to end: rows written to MariaDB while the source
+"""Every type of docs/contract.md, end to end: rows written to MariaDB while the source
 streams, read back from Kafka with an independent Avro decoder
 (confluent-kafka + fastavro), compared field by field with what a SELECT of
 the same row returns."""
@@ -280,7 +280,7 @@ def test_every_type_round_trips(case):
     assert (row.get("namespace", ns), row["name"].split(".")[-1]) == (ns, "Value")
     assert fields["after"]["type"] == ["null", f"{ns}.Value"]
     assert fields["source"]["type"]["name"] in ("Source", "io.debezium.connector.mysql.Source")
-    # Column types as SPEC's table says; nullable columns are ["null", T] default null.
+    # Column types as the contract's table says; nullable columns are ["null", T] default null.
     types = {f["name"]: f for f in row["fields"]}
     wrong = []
     for name, ddl, _, avro in COLS:

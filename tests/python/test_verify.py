@@ -1,4 +1,4 @@
-"""`binlake verify`: equal tables pass over every SPEC type; a row changed
+"""`binlake verify`: equal tables pass over every type of docs/contract.md; a row changed
 by hand in Delta and one deleted by hand are reported, exit 1. MySQL is
 read in primary-key chunks of `snapshot_chunk_rows` rows (2 here, so every
 table spans several chunks, a composite key too)."""
