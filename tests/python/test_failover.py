@@ -43,7 +43,7 @@ def failover_case(tmp_path: pathlib.Path, proxy: TcpProxy) -> tuple[SinkCase, pa
     config = case.write_sink_config(snapshot="initial", flush_interval="1s")
     text = config.read_text()
     lines = [
-        f'url = "mysql://cdc@127.0.0.1:{proxy.port}"' if line.startswith("url = ") else line
+        f'url = "mysql://cdc@127.0.0.1:{proxy.port}"' if line.startswith('url = "mysql://') else line
         for line in text.splitlines()
     ]
     config.write_text("\n".join(lines) + "\n")
@@ -150,7 +150,13 @@ def test_failover_to_a_promoted_replica_loses_and_doubles_nothing(tmp_path, pair
         pair.promote_replica()
         proxy.switch(replica.port)
         writer.resume(replica)
-        time.sleep(6)
+        time.sleep(4)
+        # A kill -9 mid-stream on the new primary: the restart reads the
+        # partition tails written before and after the failover.
+        proc.kill9()
+        proc.start()
+        proc.wait_streaming()
+        time.sleep(4)
         writer.pause()
         writer.done = True
         after = writer.transactions - before
