@@ -56,8 +56,9 @@ pub enum TableError {
     #[error("Delta table {uri}: {source}")]
     Delta {
         uri: String,
+        // Boxed: keeps every Result carrying a TableError small.
         #[source]
-        source: DeltaTableError,
+        source: Box<DeltaTableError>,
     },
     #[error("Delta table location `{0}` is not a valid URL or path")]
     Location(String),
@@ -99,7 +100,7 @@ impl TableError {
         }
         TableError::Delta {
             uri: uri.to_string(),
-            source,
+            source: Box::new(source),
         }
     }
 }
@@ -174,24 +175,6 @@ pub fn table_url(location: &str) -> Result<Url, TableError> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn locations_become_directory_urls() {
-        assert_eq!(table_url("file:///d/t").unwrap().as_str(), "file:///d/t/");
-        assert_eq!(table_url("s3://b/x").unwrap().as_str(), "s3://b/x/");
-        let cwd = std::env::current_dir().unwrap();
-        let rel = table_url("file://./d/t").unwrap();
-        assert_eq!(rel.to_file_path().unwrap(), cwd.join("d/t"));
-        assert_eq!(
-            table_url("d/t").unwrap().to_file_path().unwrap(),
-            cwd.join("d/t")
-        );
-    }
-}
-
 impl TableTarget {
     /// Opens the local table at `location`, or prepares to create it on
     /// the first commit.
@@ -207,7 +190,9 @@ impl TableTarget {
             if let Ok(p) = uri.to_file_path() {
                 std::fs::create_dir_all(&p).map_err(|e| TableError::Delta {
                     uri: uri.to_string(),
-                    source: DeltaTableError::Generic(format!("cannot create directory: {e}")),
+                    source: Box::new(DeltaTableError::Generic(format!(
+                        "cannot create directory: {e}"
+                    ))),
                 })?;
             }
         }
@@ -786,4 +771,22 @@ pub fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, A
         })
         .collect::<Result<Vec<_>, _>>()?;
     RecordBatch::try_new(schema.clone(), cols)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_become_directory_urls() {
+        assert_eq!(table_url("file:///d/t").unwrap().as_str(), "file:///d/t/");
+        assert_eq!(table_url("s3://b/x").unwrap().as_str(), "s3://b/x/");
+        let cwd = std::env::current_dir().unwrap();
+        let rel = table_url("file://./d/t").unwrap();
+        assert_eq!(rel.to_file_path().unwrap(), cwd.join("d/t"));
+        assert_eq!(
+            table_url("d/t").unwrap().to_file_path().unwrap(),
+            cwd.join("d/t")
+        );
+    }
 }

@@ -12,6 +12,7 @@
 //!  - active in `v0`, or active now, or
 //!  - added by a commit after `v0`: such a file was written after `C`
 //!    (less the time a write takes before its commit, hence `slack`).
+//!
 //! So a file neither active in `v0` nor now, written before `C − slack`, is
 //! referenced by no version within the retention: it is deleted. A file
 //! written before that but never committed (a crashed writer's) goes too.
@@ -54,7 +55,7 @@ impl TableTarget {
         }
         let err = |e: DeltaTableError| TableError::delta(&self.uri, e);
         self.table.update_state().await.map_err(err)?;
-        let current = self.table.version().map_or(0, |v| v as u64);
+        let current = self.table.version().unwrap_or(0);
         let store = self.table.object_store();
         let now = chrono::Utc::now();
         let slack = retention.min(MAX_SLACK);
