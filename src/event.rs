@@ -4,6 +4,7 @@
 //! appears here.
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 /// What happened to a row, with Debezium's one-letter codes.
@@ -17,6 +18,8 @@ pub enum Op {
     Delete,
     /// `r`: a row read by the snapshot.
     Read,
+    /// `t`: a TRUNCATE TABLE; no row images, no key.
+    Truncate,
 }
 
 impl Op {
@@ -26,6 +29,7 @@ impl Op {
             Op::Update => "u",
             Op::Delete => "d",
             Op::Read => "r",
+            Op::Truncate => "t",
         }
     }
 }
@@ -78,6 +82,34 @@ pub struct Column {
     /// The MySQL type as `information_schema.COLUMNS.COLUMN_TYPE` shows it
     /// (e.g. `bigint(20) unsigned`), for messages and docs only.
     pub source_type: String,
+    /// The column's literal default; `None` when it has none or an
+    /// expression (`CURRENT_TIMESTAMP`, `(uuid())`): schemas then use the
+    /// type's zero value, as Debezium does.
+    pub default: Option<DefaultValue>,
+}
+
+/// A literal column default, already in its column type's [`Value`] form.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DefaultValue(pub Value);
+
+// Defaults come from SQL literals, never NaN: equality is total here.
+impl Eq for DefaultValue {}
+
+impl Hash for DefaultValue {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        std::mem::discriminant(&self.0).hash(h);
+        match &self.0 {
+            Value::Null => {}
+            Value::Boolean(b) => b.hash(h),
+            Value::Int(i) | Value::Date(i) => i.hash(h),
+            Value::Long(i) | Value::DateTime(i) | Value::Timestamp(i) | Value::Time(i) => i.hash(h),
+            Value::Float(f) => f.to_bits().hash(h),
+            Value::Double(f) => f.to_bits().hash(h),
+            Value::Decimal(d) => d.hash(h),
+            Value::String(s) => s.hash(h),
+            Value::Bytes(b) => b.hash(h),
+        }
+    }
 }
 
 /// The shape of one captured table at one point of the binlog.
@@ -197,6 +229,19 @@ pub struct ChangeEvent {
 }
 
 impl ChangeEvent {
+    /// A truncate of `db.table` at its statement's place in the binlog (the
+    /// transaction fields are stamped when it is published).
+    pub fn truncate(table: Arc<TableSchema>, source: SourceInfo) -> Self {
+        ChangeEvent {
+            table,
+            op: Op::Truncate,
+            before: None,
+            after: None,
+            source,
+            transaction: None,
+        }
+    }
+
     /// The row whose key identifies this change: `after`, or `before` for a delete.
     pub fn key_row(&self) -> Option<&Row> {
         self.after.as_ref().or(self.before.as_ref())

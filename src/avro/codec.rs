@@ -33,6 +33,9 @@ impl CodecError {
 #[derive(Debug)]
 pub struct TableCodec {
     table: Arc<TableSchema>,
+    /// `table` as registered: the same, or with columns kept nullable that
+    /// the subject's newest version has nullable (see [`CodecCache::codec`]).
+    encoding: Arc<TableSchema>,
     topic: String,
     schemas: TableAvroSchemas,
     key_schema_id: u32,
@@ -50,6 +53,7 @@ impl TableCodec {
         let schemas = TableAvroSchemas::new(connector, &table)?;
         Ok(TableCodec {
             topic: topic_name(connector, &table),
+            encoding: table.clone(),
             table,
             schemas,
             key_schema_id,
@@ -64,7 +68,18 @@ impl TableCodec {
         table: Arc<TableSchema>,
         client: &RegistryClient,
     ) -> Result<Self, CodecError> {
-        let schemas = TableAvroSchemas::new(connector, &table)?;
+        Self::register_as(connector, table.clone(), table, client).await
+    }
+
+    /// [`Self::register`] of `encoding`, a variant of `table` with more
+    /// nullable columns, for events of `table`.
+    async fn register_as(
+        connector: &str,
+        table: Arc<TableSchema>,
+        encoding: Arc<TableSchema>,
+        client: &RegistryClient,
+    ) -> Result<Self, CodecError> {
+        let schemas = TableAvroSchemas::new(connector, &encoding)?;
         let topic = topic_name(connector, &table);
         let key_schema_id = client
             .register(&key_subject(&topic), &schemas.key_json)
@@ -74,6 +89,7 @@ impl TableCodec {
             .await?;
         Ok(TableCodec {
             table,
+            encoding,
             topic,
             schemas,
             key_schema_id,
@@ -152,7 +168,7 @@ impl TableCodec {
         let row = encode::key_row(event)?;
         let start = buf.len();
         wire::write_header(buf, self.key_schema_id);
-        encode::write_key(buf, &self.table, row).inspect_err(|_| buf.truncate(start))
+        encode::write_key(buf, &self.encoding, row).inspect_err(|_| buf.truncate(start))
     }
 
     /// Appends the framed value to `buf` (left as it was on error).
@@ -165,7 +181,7 @@ impl TableCodec {
         self.check_table(event)?;
         let start = buf.len();
         wire::write_header(buf, self.value_schema_id);
-        encode::write_envelope(buf, &self.table, event, handled_ts_ms)
+        encode::write_envelope(buf, &self.encoding, event, handled_ts_ms)
             .inspect_err(|_| buf.truncate(start))
     }
 }
@@ -192,6 +208,11 @@ impl CodecCache {
         }
     }
 
+    /// The registry the codecs register with.
+    pub fn client(&self) -> &RegistryClient {
+        &self.client
+    }
+
     /// The codec for `table`, registering its schemas the first time.
     pub async fn codec(&mut self, table: &Arc<TableSchema>) -> Result<Arc<TableCodec>, CodecError> {
         let ptr = Arc::as_ptr(table) as usize;
@@ -201,9 +222,7 @@ impl CodecCache {
         let codec = match self.by_content.get(table) {
             Some(codec) => codec.clone(),
             None => {
-                let codec = Arc::new(
-                    TableCodec::register(&self.connector, table.clone(), &self.client).await?,
-                );
+                let codec = Arc::new(self.register(table).await?);
                 self.by_content.insert(table.clone(), codec.clone());
                 codec
             }
@@ -211,6 +230,72 @@ impl CodecCache {
         self.by_ptr.insert(ptr, (table.clone(), codec.clone()));
         Ok(codec)
     }
+
+    /// Registers `table`'s schemas. A column made NOT NULL (`MODIFY c INT
+    /// NOT NULL`) turns `["null", T]` into `T`, which no BACKWARD reader
+    /// accepts (old records may hold null): if the registry refuses the
+    /// schema, columns the subject's newest version has nullable stay
+    /// nullable, and that schema is registered instead. Once nullable, a
+    /// column stays so in every later version.
+    async fn register(&self, table: &Arc<TableSchema>) -> Result<TableCodec, CodecError> {
+        let first = TableCodec::register(&self.connector, table.clone(), &self.client).await;
+        let Err(CodecError::Registry(RegistryClientError::Incompatible { .. })) = &first else {
+            return first;
+        };
+        let subject = value_subject(&topic_name(&self.connector, table));
+        let Some((_, latest)) = self.client.latest(&subject).await? else {
+            return first;
+        };
+        let names = TableNames::new(&self.connector, table).map_err(SchemaError::from)?;
+        let nullable = nullable_fields(&latest);
+        let mut sticky = (**table).clone();
+        let mut changed = false;
+        for (column, field) in sticky.columns.iter_mut().zip(&names.fields) {
+            if !column.nullable && nullable.iter().any(|n| n == field) {
+                column.nullable = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            return first;
+        }
+        tracing::info!(
+            subject = %subject,
+            "columns made NOT NULL stay nullable in the schema (BACKWARD compatibility)"
+        );
+        TableCodec::register_as(
+            &self.connector,
+            table.clone(),
+            Arc::new(sticky),
+            &self.client,
+        )
+        .await
+    }
+}
+
+/// The names of the row fields that are unions with null in an envelope
+/// schema's text.
+fn nullable_fields(envelope: &str) -> Vec<String> {
+    let Ok(doc) = serde_json::from_str::<serde_json::Value>(envelope) else {
+        return Vec::new();
+    };
+    let row = doc["fields"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["name"] == "before"))
+        .and_then(|f| f["type"].as_array())
+        .and_then(|u| u.iter().find(|t| t.is_object()));
+    let Some(fields) = row.and_then(|r| r["fields"].as_array()) else {
+        return Vec::new();
+    };
+    fields
+        .iter()
+        .filter(|f| {
+            f["type"]
+                .as_array()
+                .is_some_and(|u| u.iter().any(|t| t == "null"))
+        })
+        .filter_map(|f| f["name"].as_str().map(str::to_owned))
+        .collect()
 }
 
 #[cfg(test)]
@@ -228,12 +313,14 @@ mod tests {
                     data_type: ColumnType::Int,
                     nullable: false,
                     source_type: "int".into(),
+                    default: None,
                 },
                 Column {
                     name: "v".into(),
                     data_type: ColumnType::String,
                     nullable: true,
                     source_type: "text".into(),
+                    default: None,
                 },
             ],
             key: vec![0],
@@ -272,6 +359,36 @@ mod tests {
         assert_eq!(&value[..5], &[0, 0, 0, 0, 8]);
         // before null, after present: id -3, v null.
         assert_eq!(&value[5..9], &[0x00, 0x02, 0x05, 0x00]);
+    }
+
+    #[test]
+    fn a_truncate_has_no_rows_and_decodes_with_the_value_schema() {
+        let codec = TableCodec::with_ids("shop", table(), 7, 8).unwrap();
+        let ev = ChangeEvent::truncate(codec.table().clone(), SourceInfo::default());
+        assert!(codec.encode_key(&ev).is_err(), "a truncate has no key");
+        let value = codec.encode_value(&ev, 5).unwrap();
+        #[allow(deprecated)]
+        let decoded =
+            apache_avro::from_avro_datum(codec.value_schema(), &mut &value[5..], None).unwrap();
+        let apache_avro::types::Value::Record(fields) = decoded else {
+            panic!("not a record")
+        };
+        let get = |n: &str| fields.iter().find(|(k, _)| k == n).unwrap().1.clone();
+        use apache_avro::types::Value as A;
+        assert_eq!(get("op"), A::String("t".into()));
+        assert_eq!(get("before"), A::Union(0, Box::new(A::Null)));
+        assert_eq!(get("after"), A::Union(0, Box::new(A::Null)));
+    }
+
+    #[test]
+    fn nullable_fields_of_an_envelope() {
+        let text = r#"{"type":"record","name":"Envelope","fields":[
+          {"name":"before","type":["null",{"type":"record","name":"Value","fields":[
+             {"name":"id","type":"long","default":0},
+             {"name":"n","type":["null","int"],"default":null}]}],"default":null},
+          {"name":"op","type":"string"}]}"#;
+        assert_eq!(nullable_fields(text), vec!["n".to_string()]);
+        assert!(nullable_fields("not json").is_empty());
     }
 
     #[test]

@@ -178,7 +178,7 @@ pub(crate) fn mismatch(table: &TableSchema, column: &Column, value: &Value) -> E
     }
 }
 
-/// One column value; nullable columns are the union `["null", T]`.
+/// One column value; nullable columns are a union with null.
 #[inline]
 fn write_column(
     buf: &mut Vec<u8>,
@@ -187,11 +187,13 @@ fn write_column(
     value: &Value,
 ) -> Result<(), EncodeError> {
     if column.nullable {
+        // `[T, "null"]` when the column has a literal default (see schema).
+        let first = super::schema::value_branch_first(column);
         if let Value::Null = value {
-            buf.push(NULL_BRANCH);
+            buf.push(if first { VALUE_BRANCH } else { NULL_BRANCH });
             return Ok(());
         }
-        buf.push(VALUE_BRANCH);
+        buf.push(if first { NULL_BRANCH } else { VALUE_BRANCH });
     }
     match (&column.data_type, value) {
         (ColumnType::Boolean, Value::Boolean(b)) => buf.push(u8::from(*b)),
@@ -273,6 +275,8 @@ pub fn key_row(event: &ChangeEvent) -> Result<&Row, EncodeError> {
     match event.op {
         Op::Delete => event.before.as_ref().ok_or_else(|| missing("before")),
         Op::Create | Op::Read | Op::Update => event.after.as_ref().ok_or_else(|| missing("after")),
+        // A truncate has no row and a null Kafka key.
+        Op::Truncate => Err(missing("key")),
     }
 }
 
@@ -309,7 +313,9 @@ pub fn write_envelope(
     event: &ChangeEvent,
     handled_ts_ms: i64,
 ) -> Result<(), EncodeError> {
-    key_row(event)?;
+    if event.op != Op::Truncate {
+        key_row(event)?;
+    }
     write_opt_row(buf, table, event.before.as_ref())?;
     write_opt_row(buf, table, event.after.as_ref())?;
     write_source(buf, table, &event.source);

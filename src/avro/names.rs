@@ -138,6 +138,7 @@ mod tests {
                     data_type: ColumnType::Int,
                     nullable: false,
                     source_type: "int".into(),
+                    default: None,
                 })
                 .collect(),
             key: vec![0],

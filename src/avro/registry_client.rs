@@ -229,6 +229,31 @@ impl RegistryClient {
         Ok(schema)
     }
 
+    /// The newest version registered under `subject`: its id and schema
+    /// text, `None` when the subject has no version.
+    pub async fn latest(
+        &self,
+        subject: &str,
+    ) -> Result<Option<(u32, Arc<str>)>, RegistryClientError> {
+        #[derive(Deserialize)]
+        struct Version {
+            id: u32,
+            schema: String,
+        }
+        let path = format!("/subjects/{}/versions/latest", path_segment(subject));
+        let (status, text) = self.send(Method::GET, &path, None).await?;
+        match status {
+            s if s.is_success() => {
+                let v: Version = self.parse(&path, &text)?;
+                let schema: Arc<str> = Arc::from(v.schema);
+                lock(&self.inner.schemas).insert(v.id, schema.clone());
+                Ok(Some((v.id, schema)))
+            }
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(self.status_error(Method::GET, path, status, &text)),
+        }
+    }
+
     /// Whether `schema` may be registered under `subject` at the subject's
     /// compatibility level: `None` when the subject has no version yet, else
     /// the registry's verdict and its reasons.

@@ -5,8 +5,9 @@ use apache_avro::Schema;
 use serde_json::{json, Value as Json};
 use thiserror::Error;
 
+use super::encode::decimal_bytes;
 use super::names::{NameError, TableNames};
-use crate::event::{Column, ColumnType, TableSchema};
+use crate::event::{Column, ColumnType, DefaultValue, TableSchema, Value};
 
 /// Debezium's names for the `source` and `transaction` records.
 pub const SOURCE_RECORD: &str = "io.debezium.connector.mysql.Source";
@@ -127,14 +128,102 @@ pub fn column_type_json(table: &TableSchema, column: &Column) -> Result<Json, Sc
     })
 }
 
-/// One record field for a column: nullable columns are `["null", T]`, default null.
+/// One record field for a column. Every field has a default, as Debezium
+/// writes them, so that adding a column is a BACKWARD-compatible change:
+/// nullable columns are `["null", T]` with default null, or `[T, "null"]`
+/// with their literal default (a union's default is of its first branch);
+/// NOT NULL columns default to their literal default, else to the type's
+/// zero value.
 fn column_field(table: &TableSchema, field: &str, column: &Column) -> Result<Json, SchemaError> {
     let ty = column_type_json(table, column)?;
-    Ok(if column.nullable {
-        json!({"name": field, "type": ["null", ty], "default": null})
-    } else {
-        json!({"name": field, "type": ty})
+    Ok(match (column.nullable, literal_json(column)) {
+        (true, Some(literal)) => json!({"name": field, "type": [ty, "null"], "default": literal}),
+        (true, None) => json!({"name": field, "type": ["null", ty], "default": null}),
+        (false, _) => json!({"name": field, "type": ty, "default": default_json(column)}),
     })
+}
+
+/// Whether a nullable column's union is `[T, "null"]` (it has a literal
+/// default) rather than `["null", T]`.
+/// On the encoding path: no allocation.
+pub fn value_branch_first(column: &Column) -> bool {
+    column.nullable
+        && column
+            .default
+            .as_ref()
+            .is_some_and(|DefaultValue(v)| literal_fits(&column.data_type, v))
+}
+
+/// Whether a default value is of the column's type (the same cases as
+/// [`literal_json`]).
+fn literal_fits(ty: &ColumnType, v: &Value) -> bool {
+    matches!(
+        (ty, v),
+        (ColumnType::Boolean, Value::Boolean(_))
+            | (ColumnType::Int, Value::Int(_))
+            | (ColumnType::Long, Value::Long(_))
+            | (ColumnType::Float, Value::Float(_))
+            | (ColumnType::Double, Value::Double(_))
+            | (ColumnType::Decimal { .. }, Value::Decimal(_))
+            | (ColumnType::DecimalString { .. }, Value::String(_))
+            | (ColumnType::Date, Value::Date(_))
+            | (ColumnType::DateTime, Value::DateTime(_))
+            | (ColumnType::Timestamp, Value::Timestamp(_))
+            | (ColumnType::Time, Value::Time(_))
+            | (ColumnType::String, Value::String(_))
+            | (ColumnType::Bytes, Value::Bytes(_))
+    )
+}
+
+/// Avro writes a bytes default as a string of code points U+0000..U+00FF.
+fn bytes_json(b: &[u8]) -> Json {
+    Json::String(b.iter().map(|&c| char::from(c)).collect())
+}
+
+/// A column's literal default as Avro JSON, when it has one of its type.
+fn literal_json(column: &Column) -> Option<Json> {
+    let DefaultValue(v) = column.default.as_ref()?;
+    match (&column.data_type, v) {
+        (ColumnType::Boolean, Value::Boolean(b)) => Some(json!(b)),
+        (ColumnType::Int, Value::Int(i)) => Some(json!(i)),
+        (ColumnType::Long, Value::Long(i)) => Some(json!(i)),
+        (ColumnType::Float, Value::Float(f)) => Some(json!(f)),
+        (ColumnType::Double, Value::Double(f)) => Some(json!(f)),
+        (ColumnType::Decimal { .. }, Value::Decimal(d)) => Some(bytes_json(&decimal_bytes(*d))),
+        (ColumnType::DecimalString { .. }, Value::String(s)) => Some(json!(s)),
+        (ColumnType::Date, Value::Date(d)) => Some(json!(d)),
+        (ColumnType::DateTime, Value::DateTime(t))
+        | (ColumnType::Timestamp, Value::Timestamp(t))
+        | (ColumnType::Time, Value::Time(t)) => Some(json!(t)),
+        (ColumnType::String, Value::String(s)) => Some(json!(s)),
+        (ColumnType::Bytes, Value::Bytes(b)) => Some(bytes_json(b)),
+        _ => None,
+    }
+}
+
+/// The Avro JSON default of a NOT NULL column: its literal default when it
+/// has one of its type, else the zero value (epoch 0 for temporal types).
+pub fn default_json(column: &Column) -> Json {
+    if let Some(literal) = literal_json(column) {
+        return literal;
+    }
+    match &column.data_type {
+        ColumnType::Boolean => json!(false),
+        ColumnType::Int | ColumnType::Long | ColumnType::Date => json!(0),
+        ColumnType::DateTime | ColumnType::Timestamp | ColumnType::Time => json!(0),
+        ColumnType::Float | ColumnType::Double => json!(0.0),
+        ColumnType::Decimal { .. } => bytes_json(&decimal_bytes(0)),
+        ColumnType::DecimalString { scale, .. } => {
+            let s = usize::from(*scale);
+            json!(if s == 0 {
+                "0".to_owned()
+            } else {
+                format!("0.{}", "0".repeat(s))
+            })
+        }
+        ColumnType::String => json!(""),
+        ColumnType::Bytes => json!(""),
+    }
 }
 
 /// `{ns}.Key`: the key columns in key order.
@@ -241,6 +330,7 @@ mod tests {
             data_type,
             nullable,
             source_type: String::new(),
+            default: None,
         }
     }
 
@@ -294,8 +384,8 @@ mod tests {
         assert_eq!(
             parsed(&s.key_json),
             json!({"type": "record", "name": "Key", "namespace": "shop.inv.all", "fields": [
-                {"name": "tenant", "type": "int"},
-                {"name": "id", "type": "long"},
+                {"name": "tenant", "type": "int", "default": 0},
+                {"name": "id", "type": "long", "default": 0},
             ]})
         );
         assert_eq!(s.key.name().unwrap().fullname(None), "shop.inv.all.Key");
@@ -311,21 +401,21 @@ mod tests {
         assert_eq!(
             row["fields"],
             json!([
-                {"name": "id", "type": "long"},
-                {"name": "b", "type": "boolean"},
-                {"name": "i", "type": "int"},
-                {"name": "f", "type": "float"},
-                {"name": "d", "type": "double"},
-                {"name": "dec", "type": {"type": "bytes", "logicalType": "decimal", "precision": 10, "scale": 2}},
-                {"name": "big", "type": "string"},
-                {"name": "day", "type": {"type": "int", "logicalType": "date"}},
-                {"name": "dt", "type": {"type": "long", "logicalType": "local-timestamp-micros"}},
-                {"name": "ts", "type": {"type": "long", "logicalType": "timestamp-micros"}},
-                {"name": "tm", "type": "long"},
-                {"name": "s", "type": "string"},
-                {"name": "bin", "type": "bytes"},
+                {"name": "id", "type": "long", "default": 0},
+                {"name": "b", "type": "boolean", "default": false},
+                {"name": "i", "type": "int", "default": 0},
+                {"name": "f", "type": "float", "default": 0.0},
+                {"name": "d", "type": "double", "default": 0.0},
+                {"name": "dec", "type": {"type": "bytes", "logicalType": "decimal", "precision": 10, "scale": 2}, "default": "\u{0}"},
+                {"name": "big", "type": "string", "default": "0.0000"},
+                {"name": "day", "type": {"type": "int", "logicalType": "date"}, "default": 0},
+                {"name": "dt", "type": {"type": "long", "logicalType": "local-timestamp-micros"}, "default": 0},
+                {"name": "ts", "type": {"type": "long", "logicalType": "timestamp-micros"}, "default": 0},
+                {"name": "tm", "type": "long", "default": 0},
+                {"name": "s", "type": "string", "default": ""},
+                {"name": "bin", "type": "bytes", "default": ""},
                 {"name": "n", "type": ["null", "int"], "default": null},
-                {"name": "tenant", "type": "int"},
+                {"name": "tenant", "type": "int", "default": 0},
             ])
         );
     }
@@ -373,6 +463,34 @@ mod tests {
         );
         // The registered text parses back to the same schema.
         assert_eq!(Schema::parse_str(&s.value_json).unwrap(), s.value);
+    }
+
+    #[test]
+    fn literal_defaults_reach_the_schema() {
+        let mut t = every_type_table();
+        t.columns[2].default = Some(DefaultValue(Value::Int(1)));
+        t.columns[5].default = Some(DefaultValue(Value::Decimal(-1250)));
+        t.columns[11].default = Some(DefaultValue(Value::String("x'y".into())));
+        // A default of another type than the column's is not used.
+        t.columns[1].default = Some(DefaultValue(Value::Int(1)));
+        let s = TableAvroSchemas::new("shop", &t).unwrap();
+        let doc = parsed(&s.value_json);
+        let fields = &doc["fields"][0]["type"][1]["fields"];
+        assert_eq!(fields[2]["default"], json!(1));
+        // -1250 = 0xFB1E, big-endian two's complement.
+        assert_eq!(fields[5]["default"], json!("\u{fb}\u{1e}"));
+        assert_eq!(fields[11]["default"], json!("x'y"));
+        assert_eq!(fields[1]["default"], json!(false));
+        // Readers fill the default in for records written before the column.
+        let old = TableAvroSchemas::new("shop", &{
+            let mut o = t.clone();
+            o.columns.remove(2);
+            o
+        })
+        .unwrap();
+        let level = crate::registry::compat::Level::Backward;
+        let why = crate::registry::compat::check(level, &s.value, &[(1, &old.value)]);
+        assert!(why.is_empty(), "{why:?}");
     }
 
     #[test]

@@ -18,9 +18,10 @@ pub fn column_value(
     value: &Value,
 ) -> Result<Avro, EncodeError> {
     if column.nullable {
+        let first = super::schema::value_branch_first(column);
         return Ok(match value {
-            Value::Null => Avro::Union(0, Box::new(Avro::Null)),
-            v => Avro::Union(1, Box::new(plain_value(table, column, v)?)),
+            Value::Null => Avro::Union(u32::from(first), Box::new(Avro::Null)),
+            v => Avro::Union(u32::from(!first), Box::new(plain_value(table, column, v)?)),
         });
     }
     plain_value(table, column, value)
@@ -137,7 +138,9 @@ pub fn envelope_value(
     event: &ChangeEvent,
     handled_ts_ms: i64,
 ) -> Result<Avro, EncodeError> {
-    key_row(event)?;
+    if event.op != crate::event::Op::Truncate {
+        key_row(event)?;
+    }
     let table = &*event.table;
     let row = |r: &Option<Row>| r.as_ref().map(|r| row_value(names, table, r)).transpose();
     Ok(Avro::Record(vec![

@@ -141,6 +141,9 @@ fn can_read(writer: &Schema, reader: &Schema) -> Result<(), String> {
 /// Replaces references to named types by their definitions (recursive
 /// references stay), because the resolution checker compares a reference
 /// only by name and fails when one side inlines what the other references.
+/// Logical types become their underlying type: Confluent's checker (Java
+/// Avro's schema resolution) ignores them, so `DECIMAL(10,2)` →
+/// `DECIMAL(14,4)` or `int` → `date` is compatible there, and must be here.
 fn expand_refs(schema: &Schema) -> Schema {
     let mut defs = HashMap::new();
     collect_defs(schema, &mut defs);
@@ -197,6 +200,23 @@ fn expand(schema: &Schema, defs: &HashMap<Name, Schema>, stack: &mut Vec<Name>) 
                 .map(Schema::Union)
                 .unwrap_or_else(|_| schema.clone())
         }
+        Schema::Decimal(d) => match &d.inner {
+            apache_avro::schema::InnerDecimalSchema::Fixed(f) => Schema::Fixed(f.clone()),
+            apache_avro::schema::InnerDecimalSchema::Bytes => Schema::Bytes,
+        },
+        Schema::BigDecimal => Schema::Bytes,
+        Schema::Uuid(apache_avro::schema::UuidSchema::String) => Schema::String,
+        Schema::Uuid(apache_avro::schema::UuidSchema::Bytes) => Schema::Bytes,
+        Schema::Uuid(apache_avro::schema::UuidSchema::Fixed(f)) => Schema::Fixed(f.clone()),
+        Schema::Duration(f) => Schema::Fixed(f.clone()),
+        Schema::Date | Schema::TimeMillis => Schema::Int,
+        Schema::TimeMicros
+        | Schema::TimestampMillis
+        | Schema::TimestampMicros
+        | Schema::TimestampNanos
+        | Schema::LocalTimestampMillis
+        | Schema::LocalTimestampMicros
+        | Schema::LocalTimestampNanos => Schema::Long,
         other => other.clone(),
     }
 }
@@ -223,6 +243,31 @@ mod tests {
         assert!(check(Level::Backward, &d, &[(1, &v1)]).is_empty());
         assert!(check(Level::Forward, &nd, &[(1, &v1)]).is_empty());
         assert!(check(Level::None, &nd, &[(1, &v1)]).is_empty());
+    }
+
+    #[test]
+    fn logical_types_are_compared_as_their_underlying_types() {
+        let dec = |p: u32, s: u32| {
+            parse(&format!(
+                r#"{{"type":"record","name":"R","fields":[{{"name":"d","type":{{"type":"bytes","logicalType":"decimal","precision":{p},"scale":{s}}}}}]}}"#
+            ))
+        };
+        assert!(check(Level::Backward, &dec(14, 4), &[(1, &dec(10, 2))]).is_empty());
+        let int = parse(r#"{"type":"record","name":"R","fields":[{"name":"d","type":"int"}]}"#);
+        let long = parse(r#"{"type":"record","name":"R","fields":[{"name":"d","type":"long"}]}"#);
+        let text = parse(r#"{"type":"record","name":"R","fields":[{"name":"d","type":"string"}]}"#);
+        assert!(
+            check(Level::Backward, &long, &[(1, &int)]).is_empty(),
+            "int → long promotes"
+        );
+        assert!(
+            !check(Level::Backward, &int, &[(1, &long)]).is_empty(),
+            "long → int narrows"
+        );
+        assert!(
+            !check(Level::Backward, &text, &[(1, &int)]).is_empty(),
+            "int → string"
+        );
     }
 
     #[test]

@@ -62,6 +62,8 @@ impl DecodeError {
 pub struct ColumnSpec {
     pub name: String,
     pub data_type: DataType,
+    /// The field's Avro default, when not null.
+    pub default: Option<Avro>,
 }
 
 /// The row record of one writer schema.
@@ -79,6 +81,8 @@ pub enum ChangeOp {
     Update,
     Delete,
     Read,
+    /// A TRUNCATE: no row, no key; every partition of the topic carries one.
+    Truncate,
 }
 
 impl ChangeOp {
@@ -88,6 +92,7 @@ impl ChangeOp {
             ChangeOp::Update => "u",
             ChangeOp::Delete => "d",
             ChangeOp::Read => "r",
+            ChangeOp::Truncate => "t",
         }
     }
 }
@@ -138,9 +143,6 @@ impl EnvelopeDecoder {
         let Some(value) = value else {
             return Ok(None);
         };
-        let key = key.ok_or(DecodeError::NoKey)?;
-        let (key_id, _) = wire::parse(key)?;
-        let key_fields = self.key_fields(key_id).await?;
         let (id, mut datum) = wire::parse(value)?;
         let schema = self.value_schema(id).await?;
         #[allow(deprecated)] // its replacement is not in apache-avro 0.22's stable API
@@ -174,10 +176,27 @@ impl EnvelopeDecoder {
                 "u" => ChangeOp::Update,
                 "d" => ChangeOp::Delete,
                 "r" => ChangeOp::Read,
+                "t" => ChangeOp::Truncate,
                 other => return Err(DecodeError::Envelope(format!("unknown op `{other}`"))),
             },
             _ => return Err(DecodeError::Envelope("no `op` string".into())),
         };
+        if op == ChangeOp::Truncate {
+            let src = source_fields(source)?;
+            return Ok(Some(SinkRecord {
+                op,
+                schema: schema.row.clone(),
+                row: Vec::new(),
+                key_fields: Arc::from(Vec::new()),
+                ts_ms: src.ts_ms,
+                pos: src.pos,
+                db: src.db,
+                table: src.table,
+            }));
+        }
+        let key = key.ok_or(DecodeError::NoKey)?;
+        let (key_id, _) = wire::parse(key)?;
+        let key_fields = self.key_fields(key_id).await?;
         let image = if op == ChangeOp::Delete {
             before
         } else {
@@ -355,9 +374,37 @@ pub fn row_schema(id: u32, envelope: &Schema) -> Result<RowSchema, DecodeError> 
         columns.push(ColumnSpec {
             name: f.name.clone(),
             data_type,
+            default: f.default.as_ref().and_then(|d| default_value(inner, d)),
         });
     }
     Ok(RowSchema { id, columns, index })
+}
+
+/// A field's JSON default as the Avro value a record would carry; `None`
+/// for null or a default binlake does not write.
+fn default_value(s: &Schema, d: &serde_json::Value) -> Option<Avro> {
+    use serde_json::Value as J;
+    let bytes = |t: &str| -> Option<Vec<u8>> {
+        t.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect()
+    };
+    Some(match (s, d) {
+        (_, J::Null) => return None,
+        (Schema::Boolean, J::Bool(b)) => Avro::Boolean(*b),
+        (Schema::Int | Schema::Date, J::Number(n)) => Avro::Int(i32::try_from(n.as_i64()?).ok()?),
+        (
+            Schema::Long
+            | Schema::TimestampMicros
+            | Schema::LocalTimestampMicros
+            | Schema::TimestampMillis
+            | Schema::LocalTimestampMillis,
+            J::Number(n),
+        ) => Avro::Long(n.as_i64()?),
+        (Schema::Float, J::Number(n)) => Avro::Float(n.as_f64()? as f32),
+        (Schema::Double, J::Number(n)) => Avro::Double(n.as_f64()?),
+        (Schema::String, J::String(t)) => Avro::String(t.clone()),
+        (Schema::Bytes | Schema::Decimal(_), J::String(t)) => Avro::Bytes(bytes(t)?),
+        _ => return None,
+    })
 }
 
 fn non_null(u: &UnionSchema) -> Option<&Schema> {

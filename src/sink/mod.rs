@@ -2,14 +2,17 @@
 //! of the table ([`rows`]) and applied to one Delta table per source table
 //! ([`delta`]) by the consuming loop ([`runner`]); what cannot be applied
 //! goes to the dead-letter topic ([`dlq`]); the Kafka offsets follow,
-//! coalesced ([`offsets`]).
+//! coalesced ([`offsets`]); a TRUNCATE waits for every partition
+//! ([`truncate`]).
 
 pub mod decode;
+pub mod defaults;
 pub mod delta;
 pub mod dlq;
 pub mod offsets;
 pub mod rows;
 pub mod runner;
+pub mod truncate;
 
 use thiserror::Error;
 

@@ -15,6 +15,7 @@ use deltalake::arrow::record_batch::RecordBatch;
 use thiserror::Error;
 
 use super::decode::{ChangeOp, SinkRecord};
+use super::defaults::ColumnHistory;
 
 pub const OP: &str = "__op";
 pub const SOURCE_TS_MS: &str = "__source_ts_ms";
@@ -57,7 +58,13 @@ pub fn is_metadata(name: &str) -> bool {
 
 /// `records` as rows of `schema`. A delete's row is its before image, with
 /// `__op = d` and `__deleted = true` (soft deletes keep it).
-pub fn build_batch(schema: &SchemaRef, records: &[&SinkRecord]) -> Result<RecordBatch, RowsError> {
+/// A column a record's writer schema lacks holds what `history` says (the
+/// column's default for a record that predates it, else null).
+pub fn build_batch(
+    schema: &SchemaRef,
+    records: &[&SinkRecord],
+    history: &ColumnHistory,
+) -> Result<RecordBatch, RowsError> {
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
     for field in schema.fields() {
         let name = field.name().as_str();
@@ -86,19 +93,18 @@ pub fn build_batch(schema: &SchemaRef, records: &[&SinkRecord]) -> Result<Record
                     .map(|r| Some(r.op == ChangeOp::Delete))
                     .collect::<deltalake::arrow::array::BooleanArray>(),
             ),
-            _ => source_column(field, records)?,
+            _ => source_column(field, records, history)?,
         };
         columns.push(array);
     }
     Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }
 
-fn cell<'a>(r: &'a SinkRecord, name: &str) -> Option<&'a Avro> {
-    r.schema
-        .index
-        .get(name)
-        .and_then(|&i| r.row.get(i))
-        .filter(|v| !matches!(v, Avro::Null))
+fn cell<'a>(r: &'a SinkRecord, name: &str, history: &'a ColumnHistory) -> Option<&'a Avro> {
+    match r.schema.index.get(name) {
+        Some(&i) => r.row.get(i).filter(|v| !matches!(v, Avro::Null)),
+        None => history.missing_value(name, r.schema.id),
+    }
 }
 
 fn type_error(field: &Field, v: &Avro) -> RowsError {
@@ -112,8 +118,8 @@ fn type_error(field: &Field, v: &Avro) -> RowsError {
 macro_rules! fill {
     ($builder:expr, $field:expr, $records:expr, |$v:ident| $conv:expr) => {{
         let mut b = $builder;
-        for r in $records {
-            match cell(r, $field.name()) {
+        for c in $records.iter() {
+            match *c {
                 None => b.append_null(),
                 Some($v) => match $conv {
                     Some(x) => b.append_value(x),
@@ -125,8 +131,16 @@ macro_rules! fill {
     }};
 }
 
-fn source_column(field: &Field, records: &[&SinkRecord]) -> Result<ArrayRef, RowsError> {
-    let n = records.len();
+fn source_column(
+    field: &Field,
+    recs: &[&SinkRecord],
+    history: &ColumnHistory,
+) -> Result<ArrayRef, RowsError> {
+    let n = recs.len();
+    let records: Vec<Option<&Avro>> = recs
+        .iter()
+        .map(|r| cell(r, field.name(), history))
+        .collect();
     Ok(match field.data_type() {
         DataType::Boolean => fill!(
             BooleanBuilder::with_capacity(n),
@@ -217,12 +231,25 @@ fn source_column(field: &Field, records: &[&SinkRecord]) -> Result<ArrayRef, Row
             })
         }
         DataType::Decimal128(p, s) => {
-            let b = Decimal128Builder::with_capacity(n).with_precision_and_scale(*p, *s)?;
-            fill!(b, field, records, |v| match v {
-                Avro::Decimal(d) => Vec::<u8>::try_from(d).ok().and_then(|b| be_i128(&b)),
-                Avro::Bytes(b) => be_i128(b),
-                _ => None,
-            })
+            let mut b = Decimal128Builder::with_capacity(n).with_precision_and_scale(*p, *s)?;
+            for (r, c) in recs.iter().zip(&records) {
+                let Some(v) = *c else {
+                    b.append_null();
+                    continue;
+                };
+                let unscaled = match v {
+                    Avro::Decimal(d) => Vec::<u8>::try_from(d).ok().and_then(|b| be_i128(&b)),
+                    Avro::Bytes(b) => be_i128(b),
+                    _ => None,
+                };
+                // A record written before the column's scale grew.
+                let from = writer_scale(r, field.name()).unwrap_or(*s);
+                match unscaled.and_then(|u| rescale(u, from, *s)) {
+                    Some(x) => b.append_value(x),
+                    None => return Err(type_error(field, v)),
+                }
+            }
+            Arc::new(b.finish()) as ArrayRef
         }
         other => {
             return Err(RowsError::Unsupported {
@@ -231,6 +258,45 @@ fn source_column(field: &Field, records: &[&SinkRecord]) -> Result<ArrayRef, Row
             })
         }
     })
+}
+
+/// `value` as a one-row array of `field`'s type.
+pub fn constant(field: &Field, value: &Avro) -> Result<ArrayRef, RowsError> {
+    let schema = Arc::new(super::decode::RowSchema {
+        id: 0,
+        columns: vec![super::decode::ColumnSpec {
+            name: field.name().clone(),
+            data_type: field.data_type().clone(),
+            default: None,
+        }],
+        index: [(field.name().clone(), 0)].into(),
+    });
+    let r = SinkRecord {
+        op: ChangeOp::Create,
+        schema,
+        row: vec![value.clone()],
+        key_fields: Arc::from(Vec::new()),
+        ts_ms: 0,
+        pos: String::new(),
+        db: String::new(),
+        table: String::new(),
+    };
+    source_column(field, &[&r], &ColumnHistory::default())
+}
+
+/// The scale of a decimal column in the record's own (writer) schema.
+fn writer_scale(r: &SinkRecord, name: &str) -> Option<i8> {
+    let i = *r.schema.index.get(name)?;
+    match r.schema.columns.get(i)?.data_type {
+        DataType::Decimal128(_, s) => Some(s),
+        _ => None,
+    }
+}
+
+/// An unscaled decimal at scale `from` as one at scale `to` ≥ `from`.
+fn rescale(unscaled: i128, from: i8, to: i8) -> Option<i128> {
+    let up = u32::try_from(i32::from(to) - i32::from(from)).ok()?;
+    unscaled.checked_mul(10i128.checked_pow(up)?)
 }
 
 /// Avro decimal bytes (big-endian two's complement) as an i128.
@@ -284,10 +350,12 @@ mod tests {
             ColumnSpec {
                 name: "id".into(),
                 data_type: DataType::Int64,
+                default: None,
             },
             ColumnSpec {
                 name: "price".into(),
                 data_type: DataType::Decimal128(20, 0),
+                default: None,
             },
         ];
         let rs = Arc::new(RowSchema {
@@ -299,6 +367,7 @@ mod tests {
         table_cols.push(ColumnSpec {
             name: "note".into(),
             data_type: DataType::Utf8,
+            default: None,
         });
         let schema = table_schema(&table_cols, true);
         let a = record(
@@ -307,7 +376,7 @@ mod tests {
             vec![Avro::Long(1), Avro::Bytes(vec![0xff, 0xff])],
         );
         let b = record(&rs, ChangeOp::Delete, vec![Avro::Long(2), Avro::Null]);
-        let batch = build_batch(&schema, &[&a, &b]).unwrap();
+        let batch = build_batch(&schema, &[&a, &b], &ColumnHistory::default()).unwrap();
         assert_eq!(batch.num_rows(), 2);
         assert_eq!(batch.column(0).as_primitive::<Int64Type>().value(1), 2);
         assert_eq!(
@@ -339,6 +408,7 @@ mod tests {
             columns: vec![ColumnSpec {
                 name: "id".into(),
                 data_type: DataType::Utf8,
+                default: None,
             }],
         });
         let schema = Arc::new(ArrowSchema::new(vec![Field::new(
@@ -348,9 +418,16 @@ mod tests {
         )]));
         let a = record(&rs, ChangeOp::Create, vec![Avro::String("x".into())]);
         assert!(matches!(
-            build_batch(&schema, &[&a]),
+            build_batch(&schema, &[&a], &ColumnHistory::default()),
             Err(RowsError::Type { .. })
         ));
+    }
+
+    #[test]
+    fn decimals_rescale_up_only() {
+        assert_eq!(rescale(125, 2, 4), Some(12_500));
+        assert_eq!(rescale(-7, 0, 0), Some(-7));
+        assert_eq!(rescale(125, 4, 2), None);
     }
 
     #[test]

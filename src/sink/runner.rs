@@ -19,11 +19,13 @@ use rdkafka::{ClientContext, Statistics, TopicPartitionList};
 use tokio::sync::watch;
 
 use super::decode::{ChangeOp, DecodeError, EnvelopeDecoder, SinkRecord};
+use super::defaults::ColumnHistory;
 use super::delta::progress::DeltaStarts;
-use super::delta::{TableError, TableTarget};
+use super::delta::{widen, TableError, TableTarget};
 use super::dlq::DeadLetters;
 use super::offsets::OffsetCommits;
 use super::rows;
+use super::truncate;
 use super::SinkError;
 use crate::avro::RegistryClient;
 use crate::config::{Connector, DeleteMode, SinkConfig};
@@ -166,6 +168,8 @@ struct TopicState {
     /// Changes applied and commits since the last summary line.
     applied: u64,
     commits: u64,
+    /// Where each column first appeared, for records that lack it.
+    history: ColumnHistory,
 }
 
 pub async fn run(
@@ -302,6 +306,7 @@ pub async fn run(
                     last_vacuum: None,
                     applied: 0,
                     commits: 0,
+                    history: ColumnHistory::default(),
                 });
                 state.since.get_or_insert_with(Instant::now);
                 state.rewind_to(msg.partition(), msg.offset());
@@ -421,11 +426,7 @@ async fn flush(
         return Ok(());
     }
     // The last offset consumed per partition, tombstones included.
-    let mut last: BTreeMap<i32, i64> = BTreeMap::new();
-    for p in &state.pending {
-        let e = last.entry(p.partition).or_insert(p.offset);
-        *e = (*e).max(p.offset);
-    }
+    let mut last = last_offsets(&state.pending);
     let first = state.pending.iter().find_map(|p| p.record.as_ref());
     if state.target.is_none() {
         if let Some(r) = first {
@@ -434,11 +435,15 @@ async fn flush(
             state.target = Some(TableTarget::open_with(&location, &sink.storage).await?);
         }
     }
+    let (held, truncate_at) = truncate_cut(connector, state).await?;
+    if !held.is_empty() || truncate_at.is_some() {
+        last = last_offsets(&state.pending);
+    }
     refuse_incompatible(dlq, state).await?;
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match apply_once(connector, sink, state, &last).await {
+        match apply_once(connector, sink, state, &last, truncate_at.as_ref()).await {
             Ok(()) => break,
             Err(SinkError::Table(TableError::Conflict(msg))) if attempt < 20 => {
                 tracing::info!(topic = %state.topic, attempt, reason = %msg, "Delta commit conflict; re-reading the table");
@@ -458,9 +463,11 @@ async fn flush(
     for (partition, offset) in &last {
         offsets.want(&state.topic, *partition, offset + 1);
     }
-    state.pending.clear();
+    // Records held at a TRUNCATE barrier wait for the next flush (by
+    // time: they do not count towards a full batch).
+    state.pending = held;
     state.rows = 0;
-    state.since = None;
+    state.since = (!state.pending.is_empty()).then(Instant::now);
 
     if let Some(t) = state.target.as_mut() {
         if t.needs_compaction() && !state.key.is_empty() {
@@ -497,6 +504,61 @@ async fn flush(
         }
     }
     Ok(())
+}
+
+/// The last offset consumed per partition, tombstones included.
+fn last_offsets(pending: &[Pending]) -> BTreeMap<i32, i64> {
+    let mut last: BTreeMap<i32, i64> = BTreeMap::new();
+    for p in pending {
+        let e = last.entry(p.partition).or_insert(p.offset);
+        *e = (*e).max(p.offset);
+    }
+    last
+}
+
+/// Takes out of `state.pending` the records held at an unfinished TRUNCATE
+/// barrier, after forgetting truncates the table already applied, and
+/// returns them with the truncate to apply now, if any ([`truncate`]).
+async fn truncate_cut(
+    connector: &Connector,
+    state: &mut TopicState,
+) -> Result<(Vec<Pending>, Option<BTreeMap<i32, i64>>), SinkError> {
+    let is_truncate = |p: &Pending| {
+        p.record
+            .as_ref()
+            .is_some_and(|r| r.op == ChangeOp::Truncate)
+    };
+    if !state.pending.iter().any(is_truncate) {
+        return Ok((Vec::new(), None));
+    }
+    if let Some(t) = state.target.as_ref() {
+        let partitions = state.pending.iter().map(|p| p.partition);
+        let applied = truncate::applied(t, &connector.name, &state.topic, partitions).await?;
+        for p in &mut state.pending {
+            if applied.get(&p.partition).is_some_and(|&v| p.offset <= v) {
+                p.record = None;
+            }
+        }
+    }
+    let items: Vec<_> = state
+        .pending
+        .iter()
+        .map(|p| truncate::item(p.partition, p.offset, p.record.as_ref(), &p.message))
+        .collect();
+    let cut = truncate::cut(&items);
+    if let Some((id, missing)) = &cut.waiting {
+        tracing::info!(topic = %state.topic, truncate = %id, partitions_missing = missing, "TRUNCATE: partitions wait at it until every partition has reached it");
+    }
+    let held_at: std::collections::HashSet<usize> = cut.held.iter().copied().collect();
+    let (held, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut state.pending)
+        .into_iter()
+        .enumerate()
+        .partition(|(i, _)| held_at.contains(i));
+    state.pending = keep.into_iter().map(|(_, p)| p).collect();
+    if let Some(at) = &cut.truncate_at {
+        tracing::info!(topic = %state.topic, partitions = at.len(), "TRUNCATE reached on every partition: emptying the table");
+    }
+    Ok((held.into_iter().map(|(_, p)| p).collect(), cut.truncate_at))
 }
 
 /// Records whose schema the table cannot take (a column's type changed)
@@ -542,6 +604,7 @@ async fn apply_once(
     sink: &SinkConfig,
     state: &mut TopicState,
     last: &BTreeMap<i32, i64>,
+    truncate_at: Option<&BTreeMap<i32, i64>>,
 ) -> Result<(), SinkError> {
     let Some(target) = state.target.as_mut() else {
         // Only tombstones so far, and no table yet: nothing to write.
@@ -571,7 +634,10 @@ async fn apply_once(
                 .get(&p.partition)
                 .is_none_or(|&v| p.offset > v)
         })
+        // Rows before a truncate are dropped: it deletes them anyway.
+        .filter(|p| truncate_at.is_none_or(|at| at.get(&p.partition).is_none_or(|&t| p.offset > t)))
         .filter_map(|p| p.record.as_ref())
+        .filter(|r| r.op != ChangeOp::Truncate)
         .collect();
     let skipped = state.pending.iter().filter(|p| p.record.is_some()).count() - fresh.len();
     if skipped > 0 {
@@ -602,14 +668,44 @@ async fn apply_once(
     let mut incoming = Vec::new();
     for r in &fresh {
         if seen.insert(r.schema.id) {
+            state.history.observe(&r.schema);
             for c in &r.schema.columns {
-                if !incoming.iter().any(|(n, _): &(String, _)| n == &c.name) {
-                    incoming.push((c.name.clone(), c.data_type.clone()));
+                // The widest type of a column across the batch's schemas.
+                match incoming
+                    .iter_mut()
+                    .find(|(n, _): &&mut (String, _)| n == &c.name)
+                {
+                    None => incoming.push((c.name.clone(), c.data_type.clone())),
+                    Some((_, t)) => {
+                        if let Some(w) = widen::wider(t, &c.data_type) {
+                            *t = w;
+                        }
+                    }
                 }
             }
         }
     }
-    let new_schema = target.evolve(&incoming)?;
+    let mut new_schema = target.evolve(&incoming)?;
+    if let Some(next) = new_schema.clone() {
+        // Widened types, or new columns whose default existing rows hold:
+        // the table is rewritten first (see delta::widen).
+        let mut fills = Vec::new();
+        for f in next.fields() {
+            let new = target
+                .schema()
+                .is_some_and(|s| s.field_with_name(f.name()).is_err());
+            if let Some(d) = state.history.default_of(f.name()).filter(|_| new) {
+                fills.push((f.name().clone(), rows::constant(f, d)?));
+            }
+        }
+        let widened = target.changes_types(&next);
+        if widened || (!fills.is_empty() && target.live_rows() > 0) {
+            let started = Instant::now();
+            let version = target.rewrite(next, &fills).await?;
+            tracing::info!(table = %state.table_label, version, widened, defaults = fills.len(), rows = target.live_rows(), took_ms = started.elapsed().as_millis() as u64, "table rewritten for widened columns or new columns with defaults");
+            new_schema = None;
+        }
+    }
     if let Some(s) = &new_schema {
         tracing::info!(table = %state.table_label, columns = s.fields().len(), "adding new source columns to the Delta table");
     }
@@ -617,14 +713,21 @@ async fn apply_once(
         .clone()
         .or_else(|| target.schema().cloned())
         .ok_or_else(|| SinkError::Config("table without schema".into()))?;
-    let images = rows::build_batch(&schema, &fresh)?;
+    let images = rows::build_batch(&schema, &fresh, &state.history)?;
     let hard_delete: Vec<bool> = fresh
         .iter()
         .map(|r| r.op == ChangeOp::Delete && !soft)
         .collect();
     let started = Instant::now();
     let applied = target
-        .apply(&key, &images, &hard_delete, txns, new_schema)
+        .apply_with(
+            &key,
+            &images,
+            &hard_delete,
+            txns,
+            new_schema,
+            truncate_at.is_some(),
+        )
         .await?;
     let took = started.elapsed();
     let m = metrics();
@@ -692,6 +795,7 @@ mod tests {
             last_vacuum: None,
             applied: 0,
             commits: 0,
+            history: ColumnHistory::default(),
         }
     }
 

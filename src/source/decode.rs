@@ -31,6 +31,25 @@ pub struct TableHints {
     pub key_override: Option<Vec<String>>,
     /// information_schema `COLUMN_TYPE` by column name.
     pub source_types: HashMap<String, String>,
+    /// Declared defaults by column name (columns without one are absent).
+    pub defaults: HashMap<String, super::defaults::RawDefault>,
+}
+
+impl TableHints {
+    /// The literal default of column `name` as a value of `ty`, if any.
+    pub fn default_of(
+        &self,
+        name: &str,
+        ty: &crate::event::ColumnType,
+    ) -> Option<crate::event::DefaultValue> {
+        let raw = self.defaults.get(name).or_else(|| {
+            self.defaults
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v)
+        })?;
+        super::defaults::value_of(raw, ty)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -149,6 +168,7 @@ impl TableDecoder {
                     source_type: lookup(&hints.source_types, &name)
                         .cloned()
                         .unwrap_or(described),
+                    default: hints.default_of(&name, &plan.data_type),
                 });
                 Some(columns.len() - 1)
             };

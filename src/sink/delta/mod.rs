@@ -20,6 +20,7 @@ pub mod progress;
 pub mod storage;
 mod upkeep;
 mod vacuum;
+pub mod widen;
 
 pub use storage::StorageOptions;
 pub use upkeep::{SMALL_FILE_ROWS, TARGET_FILE_ROWS};
@@ -409,7 +410,15 @@ impl TableTarget {
         let mut added = false;
         for (name, ty) in incoming {
             match current.field_with_name(name) {
-                Ok(f) if f.data_type() == ty => {}
+                // Narrower values (written before a widening) fit as they are.
+                Ok(f) if f.data_type() == ty || widen::widens(ty, f.data_type()) => {}
+                // A widened column: the table is rewritten with it (see widen).
+                Ok(f) if widen::widens(f.data_type(), ty) => {
+                    added = true;
+                    if let Some(slot) = fields.iter_mut().find(|x| x.name() == name) {
+                        *slot = Arc::new(f.as_ref().clone().with_data_type(ty.clone()));
+                    }
+                }
                 Ok(f) => {
                     return Err(TableError::Incompatible {
                         uri: self.uri.to_string(),
@@ -514,6 +523,21 @@ impl TableTarget {
         txns: Vec<Transaction>,
         new_schema: Option<SchemaRef>,
     ) -> Result<Applied, TableError> {
+        self.apply_with(key, images, hard_delete, txns, new_schema, false)
+            .await
+    }
+
+    /// [`Self::apply`] after a TRUNCATE when `truncate`: the same commit
+    /// first removes every file.
+    pub async fn apply_with(
+        &mut self,
+        key: &[String],
+        images: &RecordBatch,
+        hard_delete: &[bool],
+        txns: Vec<Transaction>,
+        new_schema: Option<SchemaRef>,
+        truncate: bool,
+    ) -> Result<Applied, TableError> {
         let Some(state) = self.state.clone() else {
             return Err(TableError::delta(
                 &self.uri,
@@ -522,6 +546,15 @@ impl TableTarget {
         };
         if let Some(s) = &new_schema {
             self.schema = Some(s.clone());
+        }
+        // A truncate removes every file; they need no key index. (On a
+        // failed commit the caller re-reads the table.)
+        let mut truncated: Vec<Action> = Vec::new();
+        if truncate {
+            let now = now_ms();
+            for f in self.files.drain(..) {
+                truncated.push(Action::Remove(remove_of(&f.add, true, now)));
+            }
         }
         self.ensure_index(key).await?;
         let enc = self.keys.as_ref().expect("index built");
@@ -559,6 +592,7 @@ impl TableTarget {
             .collect();
         let deleted = last.len() - upserts.len();
         let mut actions: Vec<Action> = Vec::new();
+        actions.append(&mut truncated);
         let now = now_ms();
 
         if let Some(s) = &new_schema {

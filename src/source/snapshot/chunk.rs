@@ -212,6 +212,7 @@ mod tests {
             data_type: ColumnType::Int,
             nullable: false,
             source_type: "int".into(),
+            default: None,
         };
         SnapshotTable {
             schema: Arc::new(TableSchema {

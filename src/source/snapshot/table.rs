@@ -164,12 +164,14 @@ pub async fn load(
             ))
         })?;
         let zero_date = matches!(how, ReadAs::Date | ReadAs::DateTime | ReadAs::Timestamp);
+        let default = hints.default_of(&info.name, &data_type);
         columns.push(Column {
             name: info.name.clone(),
             data_type,
             // As in the stream: a zero date arrives as NULL.
             nullable: info.nullable || zero_date,
             source_type: info.column_type.clone(),
+            default,
         });
         read_as.push(how);
     }

@@ -163,6 +163,7 @@ mod tests {
             data_type: ColumnType::Int,
             nullable: false,
             source_type: "int".into(),
+            default: None,
         };
         Arc::new(TableSchema {
             db: "d".into(),

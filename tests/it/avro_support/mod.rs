@@ -28,6 +28,7 @@ fn col(name: &str, data_type: ColumnType, nullable: bool) -> Column {
         data_type,
         nullable,
         source_type: String::new(),
+        default: None,
     }
 }
 

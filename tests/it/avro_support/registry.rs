@@ -60,6 +60,7 @@ fn with_column(
         data_type,
         nullable,
         source_type: String::new(),
+        default: None,
     });
     t
 }
