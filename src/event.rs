@@ -41,7 +41,7 @@ impl fmt::Display for Op {
 }
 
 /// The logical type of a column, chosen so that each maps to exactly one
-/// Avro type and one Delta type (see SPEC, "Types").
+/// Avro type and one Delta type (see docs/contract.md, "Types").
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ColumnType {
     /// BIT(1). Avro boolean.

@@ -205,8 +205,8 @@ pub async fn load(
     })
 }
 
-/// SPEC's type table, from information_schema's point of view; `None` for a
-/// type the stream cannot decode either.
+/// The type table of docs/contract.md, from information_schema's point of
+/// view; `None` for a type the stream cannot decode either.
 pub fn map_column(c: &ColumnInfo) -> Option<(ColumnType, ReadAs)> {
     use ColumnType as T;
     let unsigned = c.column_type.to_ascii_lowercase().contains("unsigned");
