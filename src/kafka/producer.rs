@@ -25,6 +25,9 @@ fn config(kafka: &KafkaConfig) -> ClientConfig {
     // Not overridable: binlake's ordering and dedup depend on them.
     config.set("enable.idempotence", "true");
     config.set("acks", "all");
+    // A refused batch must not leave a gap that later acknowledged records
+    // hide from the restart's tail read: the producer fails instead.
+    config.set("enable.gapless.guarantee", "true");
     config
 }
 

@@ -29,6 +29,8 @@ fn reader(kafka: &KafkaConfig) -> Result<Reader, KafkaError> {
             ("auto.offset.reset", "earliest"),
             // Records of aborted transactions never count as written.
             ("isolation.level", "read_committed"),
+            // An empty fetch at a partition's end answers at once.
+            ("fetch.wait.max.ms", "10"),
         ],
     )
     .create_with_context(crate::logging::KafkaLogs)
@@ -45,77 +47,130 @@ fn read_err(topic: &str, e: impl ToString) -> KafkaError {
     }
 }
 
-/// Hands every record of partition `p` from `from` up to the high
-/// watermark `high` to `each`; a read that does not reach `high` in time is
-/// an error, never a silently short answer. Blocking.
-fn read_to(
-    consumer: &Reader,
-    topic: &str,
-    p: i32,
-    from: Offset,
-    high: i64,
-    mut each: impl FnMut(&BorrowedMessage<'_>),
-) -> Result<(), KafkaError> {
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, p, from)
-        .map_err(|e| read_err(topic, e))?;
-    consumer.assign(&tpl).map_err(|e| read_err(topic, e))?;
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        if Instant::now() > deadline {
-            return Err(read_err(
-                topic,
-                format!("partition {p} timed out before offset {high}"),
-            ));
+/// The last record of every partition of `topics` (name, partition count),
+/// read with one consumer assigned to all of them at once, so resuming with
+/// hundreds of table topics costs a few round trips, not one per partition.
+/// A partition whose end holds only transaction markers is read again
+/// further back. Blocking: call from a blocking task.
+pub fn tails(
+    kafka: &KafkaConfig,
+    topics: &[(String, i32)],
+) -> Result<HashMap<String, Vec<Option<Tail>>>, KafkaError> {
+    let consumer = reader(kafka)?;
+    let mut out: HashMap<String, Vec<Option<Tail>>> = topics
+        .iter()
+        .map(|(t, n)| (t.clone(), vec![None; *n as usize]))
+        .collect();
+    if topics.is_empty() {
+        return Ok(out);
+    }
+    let mut ends = TopicPartitionList::new();
+    for (topic, n) in topics {
+        for p in 0..*n {
+            ends.add_partition_offset(topic, p, Offset::End)
+                .map_err(|e| read_err(topic, e))?;
         }
-        match consumer.poll(Duration::from_millis(200)) {
-            None => continue,
-            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => return Ok(()),
-            Some(Err(e)) => return Err(read_err(topic, e)),
-            Some(Ok(msg)) => {
-                each(&msg);
-                if msg.offset() >= high - 1 {
-                    return Ok(());
-                }
+    }
+    let mut starts = ends.clone();
+    starts
+        .set_all_offsets(Offset::Beginning)
+        .map_err(|e| read_err("*", e))?;
+    // Timestamp queries for "latest" and "earliest": one request each.
+    let highs = consumer
+        .offsets_for_times(ends, TIMEOUT)
+        .map_err(|e| read_err("*", e))?;
+    let lows = consumer
+        .offsets_for_times(starts, TIMEOUT)
+        .map_err(|e| read_err("*", e))?;
+    let offset_of = |list: &TopicPartitionList, t: &str, p: i32| {
+        list.find_partition(t, p)
+            .and_then(|e| e.offset().to_raw())
+            .unwrap_or(0)
+            .max(0)
+    };
+    // (topic, partition) -> (low, high, how far back to start)
+    let mut pending: HashMap<(String, i32), (i64, i64, i64)> = HashMap::new();
+    for (topic, n) in topics {
+        for p in 0..*n {
+            let (low, high) = (offset_of(&lows, topic, p), offset_of(&highs, topic, p));
+            if high > low {
+                pending.insert((topic.clone(), p), (low, high, 1));
             }
         }
     }
-}
-
-/// The place of the last record in each partition of `topic`: its binlog
-/// order and, when it has them, its server and GTID headers (`None` for an
-/// empty partition or a record without the order header).
-/// Blocking: call from a blocking task.
-pub fn last_orders(
-    kafka: &KafkaConfig,
-    topic: &str,
-    partitions: i32,
-) -> Result<Vec<Option<Tail>>, KafkaError> {
-    let consumer = reader(kafka)?;
-    let mut out = Vec::with_capacity(partitions as usize);
-    for p in 0..partitions {
-        let (low, high) = consumer
-            .fetch_watermarks(topic, p, TIMEOUT)
-            .map_err(|e| read_err(topic, e))?;
-        // On a topic written with transactions the last offsets are commit
-        // markers, which a read skips: step back until a record shows up.
-        let mut found = None;
-        let mut back = 1;
-        while high > low {
-            let from = (high - back).max(low);
-            let mut seen = false;
-            read_to(&consumer, topic, p, Offset::Offset(from), high, |msg| {
-                seen = true;
-                found = tail_of(msg);
-            })?;
-            if seen || from == low {
+    while !pending.is_empty() {
+        let mut tpl = TopicPartitionList::new();
+        for ((topic, p), (low, high, back)) in &pending {
+            tpl.add_partition_offset(topic, *p, Offset::Offset((high - back).max(*low)))
+                .map_err(|e| read_err(topic, e))?;
+        }
+        consumer.assign(&tpl).map_err(|e| read_err("*", e))?;
+        let mut seen: HashMap<(String, i32), Option<Tail>> = HashMap::new();
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            match consumer.poll(Duration::from_millis(50)) {
+                Some(Ok(msg)) => {
+                    seen.insert((msg.topic().to_string(), msg.partition()), tail_of(&msg));
+                }
+                Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) | None => {}
+                Some(Err(e)) => return Err(read_err("*", e)),
+            }
+            // Positions pass transaction markers too: a partition is read
+            // once its position reaches the end found above.
+            let positions = consumer.position().map_err(|e| read_err("*", e))?;
+            let done = pending.iter().all(|((t, p), (_, high, _))| {
+                positions
+                    .find_partition(t, *p)
+                    .and_then(|e| e.offset().to_raw())
+                    .is_some_and(|o| o >= *high)
+            });
+            if done {
                 break;
             }
-            back = back.saturating_mul(16);
+            if Instant::now() > deadline {
+                return Err(read_err(
+                    "*",
+                    format!("{} partitions not read to their end in time", pending.len()),
+                ));
+            }
         }
-        out.push(found);
+        let mut again = HashMap::new();
+        for ((topic, p), (low, high, back)) in pending {
+            match seen.remove(&(topic.clone(), p)) {
+                Some(tail) => {
+                    if let Some(v) = out.get_mut(&topic) {
+                        v[p as usize] = tail;
+                    }
+                }
+                None if high - back > low => {
+                    again.insert((topic, p), (low, high, back.saturating_mul(16)));
+                }
+                None => {}
+            }
+        }
+        pending = again;
     }
     Ok(out)
+}
+
+/// Every topic of the cluster named `{prefix}{db}.{table}`, with its
+/// partition count: the table topics a pipeline has written.
+pub fn table_topics(kafka: &KafkaConfig, prefix: &str) -> Result<Vec<(String, i32)>, KafkaError> {
+    let consumer = reader(kafka)?;
+    let metadata = consumer
+        .fetch_metadata(None, TIMEOUT)
+        .map_err(|e| read_err("*", e))?;
+    Ok(metadata
+        .topics()
+        .iter()
+        .filter(|t| {
+            t.name()
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.split('.').count() == 2)
+        })
+        .map(|t| (t.name().to_string(), t.partitions().len() as i32))
+        .filter(|(_, n)| *n > 0)
+        .collect())
 }
 
 /// A record's place from its headers.

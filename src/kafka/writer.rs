@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use rdkafka::error::KafkaError as RdError;
 use rdkafka::message::{Header, Message, OwnedHeaders};
-use rdkafka::producer::{DeliveryFuture, FutureRecord};
+use rdkafka::producer::{DeliveryFuture, FutureRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 
 use super::admin::{Admin, TopicSpec};
@@ -28,6 +28,8 @@ use crate::source::SourceError;
 /// Records awaiting the broker's acknowledgement before more are queued:
 /// bounds memory however large a MySQL transaction is.
 const MAX_IN_FLIGHT: usize = 20_000;
+/// How long an abandoned writer's records may take to land.
+const DRAIN: Duration = Duration::from_secs(15);
 
 struct TopicState {
     partitions: i32,
@@ -54,6 +56,11 @@ pub struct ChangeWriter {
     store: PositionStore,
     codecs: CodecCache,
     topics: HashMap<String, TopicState>,
+    /// Partition tails read ahead for every table topic (taken as used).
+    prefetched: bool,
+    /// A record was refused: no position is stored by this writer again.
+    failed: bool,
+    tails: HashMap<String, Vec<Option<Tail>>>,
     in_flight: VecDeque<(String, DeliveryFuture)>,
     pub stats: WriterStats,
 }
@@ -81,6 +88,9 @@ impl ChangeWriter {
             store,
             codecs,
             topics: HashMap::new(),
+            prefetched: false,
+            failed: false,
+            tails: HashMap::new(),
             in_flight: VecDeque::new(),
             stats: WriterStats::default(),
         })
@@ -198,15 +208,20 @@ impl ChangeWriter {
                     },
                 )
                 .await?;
-            let kafka = self.connector.kafka.clone();
-            let name = topic.to_string();
-            let last =
-                tokio::task::spawn_blocking(move || resume::last_orders(&kafka, &name, partitions))
-                    .await
-                    .map_err(|e| KafkaError::Read {
-                        topic: topic.to_string(),
-                        message: e.to_string(),
-                    })??;
+            if !self.prefetched {
+                self.prefetch().await?;
+            }
+            let last = match self.tails.remove(topic) {
+                Some(last) if last.len() == partitions as usize => last,
+                _ => {
+                    let kafka = self.connector.kafka.clone();
+                    let one = vec![(topic.to_string(), partitions)];
+                    blocking_read(topic, move || resume::tails(&kafka, &one))
+                        .await?
+                        .remove(topic)
+                        .unwrap_or_default()
+                }
+            };
             let n = last.len();
             self.topics.insert(
                 topic.to_string(),
@@ -220,6 +235,30 @@ impl ChangeWriter {
         }
         let state = &self.topics[topic];
         Ok(partition_for(key, state.partitions))
+    }
+
+    /// Reads the tails of every table topic the pipeline has written, in
+    /// one pass, before the first record is written: a restart then costs a
+    /// few round trips, however many tables there are.
+    async fn prefetch(&mut self) -> Result<(), KafkaError> {
+        let kafka = self.connector.kafka.clone();
+        let prefix = format!("{}.", self.connector.name);
+        let started = std::time::Instant::now();
+        let tails = blocking_read("*", move || {
+            let topics = resume::table_topics(&kafka, &prefix)?;
+            resume::tails(&kafka, &topics)
+        })
+        .await?;
+        let partitions: usize = tails.values().map(Vec::len).sum();
+        tracing::info!(
+            topics = tails.len(),
+            partitions,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "read the last record of every table topic partition"
+        );
+        self.tails = tails;
+        self.prefetched = true;
+        Ok(())
     }
 
     async fn send(
@@ -291,17 +330,32 @@ impl ChangeWriter {
         let Some((topic, delivery)) = self.in_flight.pop_front() else {
             return Ok(());
         };
-        match delivery.await {
+        let result = match delivery.await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err((e, msg))) => {
                 let size = msg.key().map_or(0, <[u8]>::len) + msg.payload().map_or(0, <[u8]>::len);
+                // With the gapless guarantee a refusal turns the producer
+                // fatal; its first error says what was refused.
+                let e = match self.producer.producer.client().fatal_error() {
+                    Some((code, reason))
+                        if e.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal) =>
+                    {
+                        tracing::error!(%topic, %reason, "the Kafka producer failed on a refused record");
+                        RdError::MessageProduction(code)
+                    }
+                    _ => e,
+                };
                 Err(delivery_error(topic, e, size))
             }
             Err(_) => Err(KafkaError::Delivery {
                 topic,
                 message: "producer dropped the record".into(),
             }),
+        };
+        if result.is_err() {
+            self.failed = true;
         }
+        result
     }
 
     /// Waits until the broker has every queued record.
@@ -321,6 +375,14 @@ impl ChangeWriter {
         snapshot: Option<&SnapshotState>,
     ) -> Result<(), KafkaError> {
         self.flush().await?;
+        if self.failed {
+            // A record of this writer was refused: the position reached
+            // may lie past it. The last position stored stays the truth.
+            return Err(KafkaError::Delivery {
+                topic: self.connector.offsets_topic(),
+                message: "a record was refused earlier; the position is not stored past it".into(),
+            });
+        }
         self.producer.begin()?;
         let stored = StoredPosition {
             position: position.clone(),
@@ -341,6 +403,15 @@ impl ChangeWriter {
     /// aborted (transactional) or left to the next writer's dedup.
     pub async fn abandon(mut self) {
         self.producer.abort().await;
+        // Drain what is still in flight before the next writer reads the
+        // partition tails, so no late record lands after that read.
+        let producer = self.producer.producer.clone();
+        let drained = tokio::task::spawn_blocking(move || producer.flush(DRAIN)).await;
+        if !matches!(drained, Ok(Ok(()))) {
+            tracing::warn!(
+                "records of the abandoned Kafka writer still in flight after {DRAIN:?}; the next writer reads partition tails anyway"
+            );
+        }
     }
 
     /// A truncate event (SPEC): one record with a null key on every
@@ -392,6 +463,19 @@ impl ChangeWriter {
 
 /// Header of a truncate record: how many partitions the truncate went to.
 pub const TRUNCATE_PARTITIONS_HEADER: &str = "binlake.truncate.partitions";
+
+/// Runs a blocking read of partition tails off the async workers.
+async fn blocking_read<T: Send + 'static>(
+    topic: &str,
+    f: impl FnOnce() -> Result<T, KafkaError> + Send + 'static,
+) -> Result<T, KafkaError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| KafkaError::Read {
+            topic: topic.to_string(),
+            message: e.to_string(),
+        })?
+}
 
 /// A failed record: retrying cannot help when Kafka refuses the record
 /// itself, so that stops the source with the fix; anything else is retried.
