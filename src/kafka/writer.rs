@@ -161,9 +161,8 @@ impl ChangeWriter {
         };
         let p = partition as usize;
         let skip = match &state.last[p] {
-            Some(tail) => already_written(tail, place).map_err(|u| {
-                SourceError::History(format!("{topic} partition {partition}: {u}"))
-            })?,
+            Some(tail) => already_written(tail, place)
+                .map_err(|u| SourceError::History(format!("{topic} partition {partition}: {u}")))?,
             None => false,
         };
         if skip {
@@ -287,13 +286,19 @@ impl ChangeWriter {
         // An empty key is a null key: a truncate record, which also says how
         // many partitions received it (the sink waits for all of them).
         if key.is_empty() {
-            let n = self.topics.get(topic).map_or(1, |s| s.partitions).to_string();
+            let n = self
+                .topics
+                .get(topic)
+                .map_or(1, |s| s.partitions)
+                .to_string();
             headers = headers.insert(Header {
                 key: TRUNCATE_PARTITIONS_HEADER,
                 value: Some(n.as_bytes()),
             });
         }
-        let mut record = FutureRecord::to(topic).partition(partition).headers(headers);
+        let mut record = FutureRecord::to(topic)
+            .partition(partition)
+            .headers(headers);
         if !key.is_empty() {
             record = record.key(key);
         }

@@ -28,15 +28,31 @@ pub struct ServerFacts {
 impl ServerFacts {
     pub async fn read(conn: &mut mysql_async::Conn, flavour: Flavour) -> Result<Self, SourceError> {
         let (id_sql, gtid_sql) = match flavour {
-            Flavour::MariaDb => ("SELECT CAST(@@GLOBAL.server_id AS CHAR)", "SELECT @@GLOBAL.gtid_binlog_state"),
-            Flavour::MySql => ("SELECT @@GLOBAL.server_uuid", "SELECT @@GLOBAL.gtid_executed"),
+            Flavour::MariaDb => (
+                "SELECT CAST(@@GLOBAL.server_id AS CHAR)",
+                "SELECT @@GLOBAL.gtid_binlog_state",
+            ),
+            Flavour::MySql => (
+                "SELECT @@GLOBAL.server_uuid",
+                "SELECT @@GLOBAL.gtid_executed",
+            ),
         };
-        let id: Option<String> = conn.query_first(id_sql).await.map_err(SourceError::query(id_sql))?;
+        let id: Option<String> = conn
+            .query_first(id_sql)
+            .await
+            .map_err(SourceError::query(id_sql))?;
         let stmt = "SELECT @@GLOBAL.log_bin_basename";
-        let base: Option<Option<String>> = conn.query_first(stmt).await.map_err(SourceError::query(stmt))?;
-        let gtids: Option<String> = conn.query_first(gtid_sql).await.map_err(SourceError::query(gtid_sql))?;
+        let base: Option<Option<String>> = conn
+            .query_first(stmt)
+            .await
+            .map_err(SourceError::query(stmt))?;
+        let gtids: Option<String> = conn
+            .query_first(gtid_sql)
+            .await
+            .map_err(SourceError::query(gtid_sql))?;
         let stmt = "SHOW BINARY LOGS";
-        let rows: Vec<mysql_async::Row> = conn.query(stmt).await.map_err(SourceError::query(stmt))?;
+        let rows: Vec<mysql_async::Row> =
+            conn.query(stmt).await.map_err(SourceError::query(stmt))?;
         let files = rows
             .iter()
             .filter_map(|r| r.get_opt::<String, _>("Log_name").and_then(Result::ok))
@@ -74,7 +90,11 @@ pub enum Continuity {
 }
 
 /// Decides whether `stored` can be resumed on the server `facts` describes.
-pub fn check(flavour: Flavour, stored: &Position, facts: &ServerFacts) -> Result<Continuity, SourceError> {
+pub fn check(
+    flavour: Flavour,
+    stored: &Position,
+    facts: &ServerFacts,
+) -> Result<Continuity, SourceError> {
     let ours = stored_state(flavour, stored);
     let lacks = |why: &str| -> Result<(), SourceError> {
         match (&ours, &facts.gtids) {
@@ -104,8 +124,13 @@ pub fn check(flavour: Flavour, stored: &Position, facts: &ServerFacts) -> Result
                 facts.identity
             )));
         }
-        lacks(&format!("the server changed from {was} to {}", facts.identity))?;
-        return Ok(Continuity::NewServer { was: was.to_string() });
+        lacks(&format!(
+            "the server changed from {was} to {}",
+            facts.identity
+        ))?;
+        return Ok(Continuity::NewServer {
+            was: was.to_string(),
+        });
     }
     if let Some(last) = facts.files.last() {
         if file_sequence(&stored.file) > file_sequence(last) {
@@ -136,7 +161,12 @@ mod tests {
 
     const U: &str = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
 
-    fn pos(file: &str, server: Option<&str>, gtid_set: Option<&str>, gtid_state: Option<&str>) -> Position {
+    fn pos(
+        file: &str,
+        server: Option<&str>,
+        gtid_set: Option<&str>,
+        gtid_state: Option<&str>,
+    ) -> Position {
         Position {
             file: file.into(),
             pos: 400,
@@ -157,14 +187,31 @@ mod tests {
 
     #[test]
     fn mariadb_failover_to_a_caught_up_replica_resumes_by_gtid() {
-        let stored = pos("mysql-bin.000005", Some("1/mysql-bin"), Some("0-1-510"), Some("0-1-510"));
-        let replica = facts("2/mysql-bin", Some("0-1-510"), Flavour::MariaDb, "mysql-bin.000002");
+        let stored = pos(
+            "mysql-bin.000005",
+            Some("1/mysql-bin"),
+            Some("0-1-510"),
+            Some("0-1-510"),
+        );
+        let replica = facts(
+            "2/mysql-bin",
+            Some("0-1-510"),
+            Flavour::MariaDb,
+            "mysql-bin.000002",
+        );
         assert_eq!(
             check(Flavour::MariaDb, &stored, &replica).unwrap(),
-            Continuity::NewServer { was: "1/mysql-bin".into() }
+            Continuity::NewServer {
+                was: "1/mysql-bin".into()
+            }
         );
         // A replica that never got 0-1-510: its binlog cannot hold our place.
-        let behind = facts("2/mysql-bin", Some("0-1-505"), Flavour::MariaDb, "mysql-bin.000002");
+        let behind = facts(
+            "2/mysql-bin",
+            Some("0-1-505"),
+            Flavour::MariaDb,
+            "mysql-bin.000002",
+        );
         let err = check(Flavour::MariaDb, &stored, &behind).unwrap_err();
         assert!(matches!(err, SourceError::History(_)), "{err}");
     }
@@ -172,33 +219,77 @@ mod tests {
     #[test]
     fn reset_master_is_a_stop_with_or_without_gtids() {
         // MariaDB: the GTID history restarted.
-        let stored = pos("mysql-bin.000005", Some("1/mysql-bin"), Some("0-1-510"), Some("0-1-510"));
-        let reset = facts("1/mysql-bin", Some("0-1-3"), Flavour::MariaDb, "mysql-bin.000001");
+        let stored = pos(
+            "mysql-bin.000005",
+            Some("1/mysql-bin"),
+            Some("0-1-510"),
+            Some("0-1-510"),
+        );
+        let reset = facts(
+            "1/mysql-bin",
+            Some("0-1-3"),
+            Flavour::MariaDb,
+            "mysql-bin.000001",
+        );
         assert!(check(Flavour::MariaDb, &stored, &reset).is_err());
         // MySQL without GTIDs: the files were renumbered below ours.
         let stored = pos("binlog.000005", Some(&format!("{U}/binlog")), None, None);
-        let reset = facts(&format!("{U}/binlog"), None, Flavour::MySql, "binlog.000002");
+        let reset = facts(
+            &format!("{U}/binlog"),
+            None,
+            Flavour::MySql,
+            "binlog.000002",
+        );
         let err = check(Flavour::MySql, &stored, &reset).unwrap_err();
         assert!(err.to_string().contains("RESET MASTER"), "{err}");
-        let fine = facts(&format!("{U}/binlog"), None, Flavour::MySql, "binlog.000009");
-        assert_eq!(check(Flavour::MySql, &stored, &fine).unwrap(), Continuity::SameServer);
+        let fine = facts(
+            &format!("{U}/binlog"),
+            None,
+            Flavour::MySql,
+            "binlog.000009",
+        );
+        assert_eq!(
+            check(Flavour::MySql, &stored, &fine).unwrap(),
+            Continuity::SameServer
+        );
     }
 
     #[test]
     fn another_server_without_gtids_is_a_stop() {
         let stored = pos("binlog.000005", Some(&format!("{U}/binlog")), None, None);
-        let other = facts("9e11fa47-71ca-11e1-9e33-c80aa9429562/binlog", None, Flavour::MySql, "binlog.000007");
+        let other = facts(
+            "9e11fa47-71ca-11e1-9e33-c80aa9429562/binlog",
+            None,
+            Flavour::MySql,
+            "binlog.000007",
+        );
         let err = check(Flavour::MySql, &stored, &other).unwrap_err();
         assert!(err.to_string().contains("gtid_mode=ON"), "{err}");
     }
 
     #[test]
     fn mysql_gtid_failover_and_unknown_identity() {
-        let stored = pos("binlog.000005", Some(&format!("{U}/binlog")), Some(&format!("{U}:1-100")), None);
+        let stored = pos(
+            "binlog.000005",
+            Some(&format!("{U}/binlog")),
+            Some(&format!("{U}:1-100")),
+            None,
+        );
         let v = "9e11fa47-71ca-11e1-9e33-c80aa9429562";
-        let replica = facts(&format!("{v}/binlog"), Some(&format!("{U}:1-100,\n{v}:1-3")), Flavour::MySql, "binlog.000002");
-        assert!(matches!(check(Flavour::MySql, &stored, &replica).unwrap(), Continuity::NewServer { .. }));
+        let replica = facts(
+            &format!("{v}/binlog"),
+            Some(&format!("{U}:1-100,\n{v}:1-3")),
+            Flavour::MySql,
+            "binlog.000002",
+        );
+        assert!(matches!(
+            check(Flavour::MySql, &stored, &replica).unwrap(),
+            Continuity::NewServer { .. }
+        ));
         let old = pos("binlog.000005", None, Some(&format!("{U}:1-100")), None);
-        assert_eq!(check(Flavour::MySql, &old, &replica).unwrap(), Continuity::Unknown);
+        assert_eq!(
+            check(Flavour::MySql, &old, &replica).unwrap(),
+            Continuity::Unknown
+        );
     }
 }

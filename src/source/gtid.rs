@@ -525,15 +525,23 @@ mod tests {
         assert!(MysqlGtidSet::parse(&format!("{U}:1-3:9bad:1")).is_none());
         assert_eq!(
             set.per_source(),
-            vec![format!("{U}:1-10"), format!("{U}:batch:1-3:5"), format!("{V}:1-2")]
+            vec![
+                format!("{U}:1-10"),
+                format!("{U}:batch:1-3:5"),
+                format!("{V}:1-2")
+            ]
         );
     }
 
     #[test]
     fn mysql_set_within() {
         let big = MysqlGtidSet::parse(&format!("{U}:1-100,{V}:1-5")).unwrap();
-        assert!(MysqlGtidSet::parse(&format!("{U}:3-50")).unwrap().within(&big));
-        assert!(!MysqlGtidSet::parse(&format!("{U}:3-150")).unwrap().within(&big));
+        assert!(MysqlGtidSet::parse(&format!("{U}:3-50"))
+            .unwrap()
+            .within(&big));
+        assert!(!MysqlGtidSet::parse(&format!("{U}:3-150"))
+            .unwrap()
+            .within(&big));
         assert!(!MysqlGtidSet::parse(&format!("{V}:6")).unwrap().within(&big));
     }
 

@@ -175,18 +175,33 @@ mod tests {
             Ok(true)
         );
         let same = mark("2/mysql-bin", Some("0-1-510"), Some("0-1-510"));
-        assert_eq!(already_written(&tail, &rec("mysql-bin.000002", 800, 2, &same)), Ok(true));
-        assert_eq!(already_written(&tail, &rec("mysql-bin.000002", 800, 3, &same)), Ok(false));
+        assert_eq!(
+            already_written(&tail, &rec("mysql-bin.000002", 800, 2, &same)),
+            Ok(true)
+        );
+        assert_eq!(
+            already_written(&tail, &rec("mysql-bin.000002", 800, 3, &same)),
+            Ok(false)
+        );
         let new = mark("2/mysql-bin", Some("0-2-511"), Some("0-1-510,0-2-511"));
-        assert_eq!(already_written(&tail, &rec("mysql-bin.000002", 1200, 1, &new)), Ok(false));
+        assert_eq!(
+            already_written(&tail, &rec("mysql-bin.000002", 1200, 1, &new)),
+            Ok(false)
+        );
     }
 
     #[test]
     fn without_gtids_file_positions_compare_only_within_one_server() {
         let a = mark("uuid-a/binlog", None, None);
         let tail = Tail::from(&rec("binlog.000005", 9000, 2, &a));
-        assert_eq!(already_written(&tail, &rec("binlog.000005", 8000, 9, &a)), Ok(true));
-        assert_eq!(already_written(&tail, &rec("binlog.000006", 4, 1, &a)), Ok(false));
+        assert_eq!(
+            already_written(&tail, &rec("binlog.000005", 8000, 9, &a)),
+            Ok(true)
+        );
+        assert_eq!(
+            already_written(&tail, &rec("binlog.000006", 4, 1, &a)),
+            Ok(false)
+        );
         // After a failover or RESET MASTER without GTIDs: never a guess.
         let b = mark("uuid-b/binlog", None, None);
         let err = already_written(&tail, &rec("binlog.000001", 4, 1, &b)).unwrap_err();
@@ -196,12 +211,30 @@ mod tests {
     #[test]
     fn mysql_sets_decide_across_sources_and_tags() {
         let u = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
-        let tail_mark = mark("x", Some(&format!("{u}:7")), Some(&format!("{u}:1-7:etl:1-2")));
+        let tail_mark = mark(
+            "x",
+            Some(&format!("{u}:7")),
+            Some(&format!("{u}:1-7:etl:1-2")),
+        );
         let tail = Tail::from(&rec("b.000009", 100, 1, &tail_mark));
-        let tagged = mark("y", Some(&format!("{u}:etl:2")), Some(&format!("{u}:1-6:etl:1-2")));
-        assert_eq!(already_written(&tail, &rec("b.000001", 4, 5, &tagged)), Ok(true));
-        let next = mark("y", Some(&format!("{u}:8")), Some(&format!("{u}:1-8:etl:1-2")));
-        assert_eq!(already_written(&tail, &rec("b.000001", 4, 1, &next)), Ok(false));
+        let tagged = mark(
+            "y",
+            Some(&format!("{u}:etl:2")),
+            Some(&format!("{u}:1-6:etl:1-2")),
+        );
+        assert_eq!(
+            already_written(&tail, &rec("b.000001", 4, 5, &tagged)),
+            Ok(true)
+        );
+        let next = mark(
+            "y",
+            Some(&format!("{u}:8")),
+            Some(&format!("{u}:1-8:etl:1-2")),
+        );
+        assert_eq!(
+            already_written(&tail, &rec("b.000001", 4, 1, &next)),
+            Ok(false)
+        );
     }
 
     #[test]
@@ -215,8 +248,14 @@ mod tests {
             order: ChangeOrder::new("b.000003", 100, 1),
             mark: None,
         };
-        assert_eq!(already_written(&legacy, &rec("b.000003", 50, 9, &m)), Ok(true));
-        assert_eq!(already_written(&legacy, &rec("b.000004", 4, 1, &m)), Ok(false));
+        assert_eq!(
+            already_written(&legacy, &rec("b.000003", 50, 9, &m)),
+            Ok(true)
+        );
+        assert_eq!(
+            already_written(&legacy, &rec("b.000004", 4, 1, &m)),
+            Ok(false)
+        );
     }
 
     #[test]

@@ -177,7 +177,9 @@ pub async fn run(
                         flavour,
                         snapshot.state.clone(),
                     )
-                    .ok_or_else(|| SourceError::ServerConfig("the connector file has no [source]".into()))?;
+                    .ok_or_else(|| {
+                        SourceError::ServerConfig("the connector file has no [source]".into())
+                    })?;
                     server
                 }
                 Ok((server, _)) => server,

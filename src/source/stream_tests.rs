@@ -178,7 +178,15 @@ fn changes(items: &[StreamItem]) -> Vec<(i64, String)> {
                     Some(crate::event::Value::Int(v)) => i64::from(*v),
                     other => panic!("unexpected id {other:?}"),
                 };
-                Some((id, place.mark.gtid.as_ref().map(ToString::to_string).unwrap_or_default()))
+                Some((
+                    id,
+                    place
+                        .mark
+                        .gtid
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
+                ))
             }
             _ => None,
         })
@@ -260,8 +268,14 @@ async fn mysql_xa_rows_are_published_at_xa_commit_only() {
 #[tokio::test]
 async fn compressed_transactions_and_partial_json_stop_the_source() {
     for (kind, what) in [
-        (super::super::binlog::TRANSACTION_PAYLOAD, "binlog_transaction_compression"),
-        (super::super::binlog::PARTIAL_UPDATE_ROWS, "binlog_row_value_options"),
+        (
+            super::super::binlog::TRANSACTION_PAYLOAD,
+            "binlog_transaction_compression",
+        ),
+        (
+            super::super::binlog::PARTIAL_UPDATE_ROWS,
+            "binlog_row_value_options",
+        ),
     ] {
         let mut rec = Recorder::new();
         rec.gtid(5).query("BEGIN").raw(kind, &[0; 16]);

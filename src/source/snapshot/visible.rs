@@ -51,7 +51,10 @@ pub async fn wait_visible(
     let stmt = "SELECT @@GLOBAL.gtid_executed";
     let deadline = Instant::now() + WAIT;
     loop {
-        let text: Option<String> = conn.query_first(stmt).await.map_err(SourceError::query(stmt))?;
+        let text: Option<String> = conn
+            .query_first(stmt)
+            .await
+            .map_err(SourceError::query(stmt))?;
         let executed = MysqlGtidSet::parse(&text.unwrap_or_default().replace(['\n', ' '], ""))
             .ok_or_else(|| SourceError::Position("unreadable @@gtid_executed".into()))?;
         if seen.within(&executed) {
