@@ -15,8 +15,8 @@ use super::decode::TableDecoder;
 use super::gtid::{Gtid, GtidState, MariaBinlogState, MysqlGtid};
 use super::order::{RecordPlace, TxnMark};
 use super::position::{ChangeOrder, MariaGtid, MariaGtidState, MysqlGtidSet, Position};
-use super::xa::{self, PreparedXa, XaStatement};
 use super::statement::{self, Statement};
+use super::xa::{self, PreparedXa, XaStatement};
 use super::SourceError;
 use crate::event::{
     ChangeEvent, Op, Row, SnapshotMarker, SourceInfo, TableSchema, TransactionInfo,
