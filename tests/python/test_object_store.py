@@ -470,7 +470,11 @@ def test_many_batches_then_vacuum_local(sink_case):
     case.sql("CREATE TABLE t (id INT PRIMARY KEY, v INT NOT NULL, s VARCHAR(60))")
     with mysql_connect(case.db) as c, c.cursor() as cur:
         cur.executemany("INSERT INTO t VALUES (%s, %s, 'seed')", [(i, i) for i in range(1, 201)])
-    config = write_config(case, None, flush_interval="1s", max_batch_rows=5, sink_extra=['vacuum_interval = "1h"'])
+    # VACUUM with a 1 s retention, first due 30 s after the first batch:
+    # the batches and the reads below come before it, without a restart
+    # (tansu 0.6 can leave a restarted group member unassigned).
+    config = write_config(case, None, flush_interval="1s", max_batch_rows=5,
+                          sink_extra=['vacuum_interval = "30s"', 'vacuum_retention = "1s"'])
     path = case.table_path("t")
     src = case.start_source_role(config)
     sink = case.start_sink(config)
@@ -480,7 +484,6 @@ def test_many_batches_then_vacuum_local(sink_case):
     assert not errors, errors
     case.wait_delta_equals_mysql("t", WAIT, procs=[src, sink])
     took = time.monotonic() - t0
-    assert sink.stop(signal.SIGTERM) == 0
 
     t = DeltaTable(str(path))
     versions = t.version() + 1
@@ -492,20 +495,16 @@ def test_many_batches_then_vacuum_local(sink_case):
     equal_to_mysql(case, "t", duckdb_rows(str(path)), "DuckDB delta_scan")
     equal_to_mysql(case, "t", polars_rows(str(path)), "polars read_delta")
     equal_to_mysql(case, "t", deltalake_rows(str(path)), "Python deltalake")
+    early = "vacuumed" in sink.log_text()
     before = table_files(os.listdir(path))
     dv_before = sum(1 for f in before if f.startswith("deletion_vector_"))
 
-    # Restart with a short retention: the first flush after it vacuums.
-    config = write_config(case, None, flush_interval="1s", max_batch_rows=5,
-                          sink_extra=['vacuum_interval = "1s"', 'vacuum_retention = "1s"'])
-    sink = case.start_sink(config, "binlake-sink-vacuum.log")
-    time.sleep(3)
-    for i in range(20):  # the second flush a second after the first vacuums
+    for i in range(40):  # rows until a flush finds the VACUUM due
+        if "vacuumed" in sink.log_text():
+            break
         case.sql(f"INSERT INTO t VALUES ({99000 + i}, 1, 'after')")
         time.sleep(1.5)
-        if "vacuumed" in sink.log_text(since_start=True):
-            break
-    assert "vacuumed" in sink.log_text(since_start=True), sink.log_text()[-3000:]
+    assert "vacuumed" in sink.log_text(), sink.log_text()[-3000:]
     case.wait_delta_equals_mysql("t", WAIT, procs=[src, sink])
     assert sink.stop(signal.SIGTERM) == 0
     assert src.stop(signal.SIGTERM) == 0
@@ -514,7 +513,8 @@ def test_many_batches_then_vacuum_local(sink_case):
     assert used <= set(after), f"a file the current version uses is gone: {sorted(used - set(after))[:5]}"
     # What is left beyond the current version's files is at most what the
     # commits after the VACUUM replaced (younger than the retention + slack).
-    assert len(after) < len(before) / 3, (len(before), len(after))
+    if not early:  # else the machine was too slow for the 30 s before the first VACUUM
+        assert len(after) < len(before) / 3, (len(before), len(after))
     equal_to_mysql(case, "t", duckdb_rows(str(path)), "DuckDB delta_scan after VACUUM")
     equal_to_mysql(case, "t", polars_rows(str(path)), "polars read_delta after VACUUM")
     print(
