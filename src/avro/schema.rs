@@ -485,6 +485,7 @@ mod tests {
         let old = TableAvroSchemas::new("shop", &{
             let mut o = t.clone();
             o.columns.remove(2);
+            o.key = vec![13, 0];
             o
         })
         .unwrap();

@@ -460,6 +460,11 @@ async fn flush(
         );
         std::process::abort();
     }
+    let failpoint = std::env::var(FAILPOINT_ENV);
+    if truncate_at.is_some() && failpoint.as_deref() == Ok("sink_after_truncate_commit") {
+        tracing::error!("failpoint sink_after_truncate_commit: aborting after a TRUNCATE's commit");
+        std::process::abort();
+    }
     for (partition, offset) in &last {
         offsets.want(&state.topic, *partition, offset + 1);
     }
