@@ -156,6 +156,9 @@ async fn source_status(connector: &Connector, admin: &Admin) -> SourceStatus {
     s
 }
 
+/// A partition's id, end offset and the group's committed offset.
+type PartitionOffsets = (i32, i64, Option<i64>);
+
 async fn topic_status(connector: &Connector) -> anyhow::Result<Vec<TopicStatus>> {
     let kafka = connector.kafka.clone();
     let name = connector.name.clone();
@@ -169,7 +172,7 @@ async fn topic_status(connector: &Connector) -> anyhow::Result<Vec<TopicStatus>>
         .create()?;
         let md = consumer.fetch_metadata(None, TIMEOUT)?;
         let prefix = format!("{name}.");
-        let mut out: Vec<(String, Vec<(i32, i64, Option<i64>)>)> = Vec::new();
+        let mut out: Vec<(String, Vec<PartitionOffsets>)> = Vec::new();
         for t in md.topics() {
             let Some(rest) = t.name().strip_prefix(&prefix) else {
                 continue;
@@ -211,35 +214,37 @@ async fn topic_status(connector: &Connector) -> anyhow::Result<Vec<TopicStatus>>
                 let rest = &topic[connector.name.len() + 1..];
                 let (db, table) = rest.split_once('.').unwrap_or((rest, ""));
                 let location = sink.table_uri_for(db, table);
-                Some(match TableTarget::open_with(&location, &sink.storage).await {
-                    Ok(t) => {
-                        let mut applied = Vec::new();
-                        for (p, _, _) in &parts {
-                            let app = format!("{}-{}-{}", connector.name, topic, p);
-                            applied.push(t.txn_version(&app).await.ok().flatten());
+                Some(
+                    match TableTarget::open_with(&location, &sink.storage).await {
+                        Ok(t) => {
+                            let mut applied = Vec::new();
+                            for (p, _, _) in &parts {
+                                let app = format!("{}-{}-{}", connector.name, topic, p);
+                                applied.push(t.txn_version(&app).await.ok().flatten());
+                            }
+                            (
+                                TableStatus {
+                                    location,
+                                    version: t.version(),
+                                    files: t.file_count(),
+                                    live_rows: t.live_rows(),
+                                    error: None,
+                                },
+                                applied,
+                            )
                         }
-                        (
+                        Err(e) => (
                             TableStatus {
                                 location,
-                                version: t.version(),
-                                files: t.file_count(),
-                                live_rows: t.live_rows(),
-                                error: None,
+                                version: None,
+                                files: 0,
+                                live_rows: 0,
+                                error: Some(e.to_string()),
                             },
-                            applied,
-                        )
-                    }
-                    Err(e) => (
-                        TableStatus {
-                            location,
-                            version: None,
-                            files: 0,
-                            live_rows: 0,
-                            error: Some(e.to_string()),
-                        },
-                        vec![None; parts.len()],
-                    ),
-                })
+                            vec![None; parts.len()],
+                        ),
+                    },
+                )
             }
         };
         let applied = table

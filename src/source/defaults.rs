@@ -106,7 +106,7 @@ pub fn value_of(raw: &RawDefault, ty: &ColumnType) -> Option<DefaultValue> {
             _ => return None,
         }),
         ColumnType::Int => Value::Int(integer(t)?.try_into().ok()?),
-        ColumnType::Long => Value::Long(integer(t)?.try_into().ok()?),
+        ColumnType::Long => Value::Long(integer(t)?),
         ColumnType::Float => Value::Float(t.parse::<f32>().ok().filter(|f| f.is_finite())?),
         ColumnType::Double => Value::Double(t.parse::<f64>().ok().filter(|f| f.is_finite())?),
         ColumnType::Decimal { scale, .. } => Value::Decimal(unscaled(t, *scale)?),
