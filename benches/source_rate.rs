@@ -85,7 +85,7 @@ async fn master_position(pool: &Pool) -> Result<Position> {
     Ok(Position {
         file,
         pos,
-        gtid_set: None,
+        ..Position::default()
     })
 }
 

@@ -169,6 +169,7 @@ async fn transactional_writes_land_once_and_replays_are_skipped() {
         file: "mysql-bin.000001".into(),
         pos: 4242,
         gtid_set: Some("0-1-9".into()),
+        ..Position::default()
     };
     writer.commit(&position, 1, None).await.expect("commit");
     assert_eq!(

@@ -221,7 +221,7 @@ async fn the_binlog_streams_over_tls() {
     let from = Position {
         file: row.get(0).unwrap(),
         pos: row.get(1).unwrap(),
-        gtid_set: None,
+        ..Position::default()
     };
 
     let src = source(
