@@ -43,7 +43,8 @@ def stamp(names: list[str], partitions: int) -> None:
     for n in names:
         for part in range(partitions):
             p.produce(n, key=b"k", value=b"v", partition=part,
-                      headers=[("binlake.order", b"1:4:1:0"), ("binlake.server", b"bench/mysql-bin")])
+                      headers=[("binlake.order", b"1:4:1:0"), ("binlake.server", b"bench/mysql-bin"),
+                               ("binlake.gtid", b"0-1-1"), ("binlake.gtids", b"0-1-1")])
     assert p.flush(60) == 0
 
 

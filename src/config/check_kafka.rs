@@ -94,5 +94,6 @@ pub fn kafka(raw: &RawKafka, ck: &mut Checker) -> Option<KafkaConfig> {
     Some(KafkaConfig {
         brokers: brokers?,
         options: options?,
+        transactions: raw.transactions.as_ref().is_some_and(|v| *v.get_ref()),
     })
 }

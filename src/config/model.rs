@@ -177,6 +177,10 @@ pub struct KafkaConfig {
     pub brokers: Vec<String>,
     /// Extra librdkafka properties, values as text.
     pub options: BTreeMap<String, String>,
+    /// Write changes and the source position in Kafka transactions instead
+    /// of the idempotent producer with tail-based de-duplication (the
+    /// default, and the path this project's tests run).
+    pub transactions: bool,
 }
 
 impl KafkaConfig {

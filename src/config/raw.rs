@@ -54,6 +54,7 @@ pub struct RawSource {
 #[serde(deny_unknown_fields)]
 pub struct RawKafka {
     pub brokers: Option<Str>,
+    pub transactions: Option<Spanned<bool>>,
     #[serde(default)]
     pub options: BTreeMap<Str, OptionValue>,
 }

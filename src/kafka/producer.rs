@@ -46,15 +46,28 @@ pub struct SourceProducer {
 }
 
 impl SourceProducer {
-    /// Opens a transactional producer (`transactional.id` = `{name}-source`,
-    /// which also fences a stale twin) and proves with one committed probe
-    /// record in `probe_topic` that the broker supports transactions; falls
-    /// back to an idempotent producer when it does not.
+    /// Opens the idempotent producer, or with `kafka.transactions = true` a
+    /// transactional one (`transactional.id` = `{name}-source`, which also
+    /// fences a stale twin), proven by one committed probe record in
+    /// `probe_topic`; it falls back to the idempotent producer when the
+    /// broker refuses transactions.
     pub async fn open(
         kafka: &KafkaConfig,
         name: &str,
         probe_topic: &str,
     ) -> Result<Self, KafkaError> {
+        if !kafka.transactions {
+            tracing::info!(
+                "idempotent producer: a restart skips the records each partition already holds \
+                 (kafka.transactions = false)"
+            );
+            let producer = config(kafka).create().map_err(client_err(kafka))?;
+            return Ok(SourceProducer {
+                producer,
+                transactional: false,
+                in_transaction: false,
+            });
+        }
         let mut txn_config = config(kafka);
         txn_config.set("transactional.id", format!("{name}-source"));
         let producer: FutureProducer = txn_config.create().map_err(client_err(kafka))?;
@@ -157,7 +170,24 @@ mod tests {
         KafkaConfig {
             brokers: vec![brokers],
             options: BTreeMap::new(),
+            transactions: true,
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_idempotent_producer_is_the_default() {
+        let cluster = MockCluster::new(1).expect("mock cluster");
+        cluster.create_topic("t.offsets", 1, 1).expect("topic");
+        let kafka = KafkaConfig {
+            transactions: false,
+            ..kafka(cluster.bootstrap_servers())
+        };
+        let mut p = SourceProducer::open(&kafka, "t", "t.offsets")
+            .await
+            .expect("open");
+        assert!(!p.transactional, "transactions are an explicit option");
+        p.begin().expect("begin is a no-op");
+        assert!(!p.in_transaction);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
