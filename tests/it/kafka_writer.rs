@@ -77,7 +77,7 @@ fn change(table: &Arc<TableSchema>, op: Op, id: i64, index: u64) -> (ChangeEvent
 fn connector(brokers: &str, registry: &str) -> Arc<Connector> {
     let text = format!(
         "name = \"w\"\n[source]\nurl = \"mysql://cdc@127.0.0.1:3306\"\npassword_env = \"UNUSED_PW\"\n\
-         server_id = 9\ntables = [\"db.*\"]\n[kafka]\nbrokers = \"{brokers}\"\n[registry]\nurl = \"{registry}\"\n"
+         server_id = 9\ntables = [\"db.*\"]\n[kafka]\nbrokers = \"{brokers}\"\ntransactions = true\n[registry]\nurl = \"{registry}\"\n"
     );
     let none = |_: &str| None;
     Arc::new(
