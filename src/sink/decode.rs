@@ -469,6 +469,32 @@ mod tests {
     }
 
     #[test]
+    fn field_defaults_become_record_values() {
+        let text = r#"{"type":"record","name":"Envelope","namespace":"s.d.t","fields":[
+          {"name":"before","type":["null",{"type":"record","name":"Value","fields":[
+             {"name":"id","type":"long","default":0},
+             {"name":"flag","type":"int","default":1},
+             {"name":"price","type":["null",{"type":"bytes","logicalType":"decimal","precision":10,"scale":2}],"default":null},
+             {"name":"d","type":[{"type":"bytes","logicalType":"decimal","precision":10,"scale":2},"null"],"default":"\u00fb\u001e"},
+             {"name":"s","type":"string","default":"x"}]}],"default":null},
+          {"name":"after","type":["null","Value"],"default":null},
+          {"name":"op","type":"string"}]}"#;
+        let s = Schema::parse_str(text).unwrap();
+        let row = row_schema(1, &s).unwrap();
+        let defaults: Vec<_> = row.columns.iter().map(|c| c.default.clone()).collect();
+        assert_eq!(
+            defaults,
+            vec![
+                Some(Avro::Long(0)),
+                Some(Avro::Int(1)),
+                None,
+                Some(Avro::Bytes(vec![0xfb, 0x1e])),
+                Some(Avro::String("x".into())),
+            ]
+        );
+    }
+
+    #[test]
     fn a_schema_without_before_is_not_an_envelope() {
         let s = Schema::parse_str(
             r#"{"type":"record","name":"X","fields":[{"name":"a","type":"int"}]}"#,

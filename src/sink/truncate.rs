@@ -141,13 +141,14 @@ pub fn cut(items: &[Item]) -> Cut {
         let mut seen: BTreeSet<i32> = BTreeSet::new();
         let mut stop: BTreeSet<i32> = BTreeSet::new();
         for (i, it) in items.iter().enumerate() {
+            // From a partition's second truncate on, it waits.
+            let next_truncate = it.truncate.is_some()
+                && (!seen.insert(it.partition) || !reached.contains_key(&it.partition));
+            if next_truncate {
+                stop.insert(it.partition);
+            }
             if stop.contains(&it.partition) {
                 out.held.push(i);
-            } else if it.truncate.is_some() {
-                if !seen.insert(it.partition) || !reached.contains_key(&it.partition) {
-                    stop.insert(it.partition);
-                    out.held.push(i);
-                }
             }
         }
         out.truncate_at = Some(at);
