@@ -37,6 +37,8 @@ struct Window {
     db: String,
     table: String,
     changed: HashSet<Vec<u8>>,
+    /// A TRUNCATE passed: every row the chunk read is gone or streamed after it.
+    truncated: bool,
 }
 
 #[derive(Default)]
@@ -55,6 +57,7 @@ impl Windows {
             db: db.to_string(),
             table: table.to_string(),
             changed: HashSet::new(),
+            truncated: false,
         });
         self.next_id
     }
@@ -79,6 +82,10 @@ impl Windows {
             .iter_mut()
             .filter(|w| w.table == schema.table && w.db == schema.db)
         {
+            if event.op == crate::event::Op::Truncate {
+                w.truncated = true;
+                continue;
+            }
             let k = key.get_or_insert_with(|| event.key_row().map(|r| key_bytes(schema, r)));
             if let Some(k) = k {
                 w.changed.insert(k.clone());
@@ -109,15 +116,16 @@ impl Windows {
             }
             let mut ready = self.ready.remove(i);
             let rows = std::mem::take(&mut ready.chunk.rows);
-            let changed = self
+            let (changed, truncated) = self
                 .open
                 .iter()
                 .position(|w| w.id == ready.window)
-                .map(|p| self.open.remove(p).changed)
+                .map(|p| self.open.remove(p))
+                .map(|w| (w.changed, w.truncated))
                 .unwrap_or_default();
             let rows = rows
                 .into_iter()
-                .filter(|r| !changed.contains(&key_bytes(&ready.schema, r)))
+                .filter(|r| !truncated && !changed.contains(&key_bytes(&ready.schema, r)))
                 .collect();
             out.push((ready, rows));
         }
@@ -225,6 +233,21 @@ mod tests {
         let ids: Vec<&Value> = out[0].1.iter().map(|r| &r[0]).collect();
         assert_eq!(ids, vec![&Value::Int(1)]);
         assert!(w.is_empty());
+    }
+
+    #[test]
+    fn a_truncate_in_the_window_drops_the_chunk() {
+        let mut w = Windows::default();
+        let id = w.open("d", "t");
+        let (r, _rx) = ready(id, &[1, 2], 500);
+        w.add_ready(r);
+        w.observe(&ChangeEvent::truncate(schema(), SourceInfo::default()));
+        let out = w.take_reached(&("b.000001".into(), 500));
+        assert_eq!(out.len(), 1);
+        assert!(
+            out[0].1.is_empty(),
+            "rows read before the truncate must not come back"
+        );
     }
 
     #[test]
