@@ -178,6 +178,9 @@ class FaultRun:
         return plan
 
     def act(self, action: str) -> None:
+        # Never fault in the middle of a sink's rebalance (see wait_assigned).
+        if "sink" in self.procs and self.procs["sink"].alive():
+            self.wait_assigned(self.procs["sink"])
         self.log(f"fault: {action}")
         self.actions.append(action)
         if action in ("kill_source", "kill_sink"):
@@ -194,14 +197,20 @@ class FaultRun:
             self.servers("start", server)
 
     def wait_assigned(self, p: BinlakeProcess, timeout: float = 60.0) -> None:
-        """Waits for a restarted sink's first assignment before the next
-        fault. The tansu 0.6 broker of the dev servers can leave a group
+        """Waits until the sink holds an assignment (its last rebalance step
+        logged is an assignment) before the next fault. The tansu 0.6 broker of the dev servers can leave a group
         waiting for good once a member is killed during its join (a new
         member with the same static id stays unassigned, see README); on
         Apache Kafka the session timeout resolves it. Kill points stay
         random within the sink's processing."""
         deadline = time.monotonic() + timeout
-        while "partitions assigned" not in p.log_text(since_start=True):
+
+        def assigned() -> bool:
+            # The last rebalance step logged since its start is an assignment.
+            text = p.log_text(since_start=True)
+            return text.rfind("partitions assigned") > text.rfind("partitions revoked")
+
+        while not assigned():
             assert p.alive(), f"seed {self.seed}: binlake --role sink exited ({p.returncode})"
             assert time.monotonic() < deadline, f"seed {self.seed}: the restarted sink got no partitions in {timeout:.0f} s"
             time.sleep(0.2)
