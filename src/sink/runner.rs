@@ -414,6 +414,16 @@ impl TopicState {
 /// Applies a topic's pending records to its table, then queues the offsets
 /// for the next Kafka commit. Conflicts with another writer are retried
 /// from a fresh read of the table.
+/// Tries of one object-store step before the sink gives up (about 90 s).
+const STORE_ATTEMPTS: u32 = 10;
+
+async fn store_retry(topic: &str, attempt: u32, e: &TableError) {
+    let wait = Duration::from_millis(500 * 2u64.pow(attempt.min(5)));
+    metrics().error("sink", "delta");
+    tracing::warn!(topic, attempt, error = %e, retry_in = ?wait, "the Delta table's store failed; retrying");
+    tokio::time::sleep(wait).await;
+}
+
 async fn flush(
     connector: &Connector,
     sink: &SinkConfig,
@@ -432,7 +442,18 @@ async fn flush(
         if let Some(r) = first {
             let location = sink.table_uri_for(&r.db, &r.table);
             state.table_label = format!("{}.{}", r.db, r.table);
-            state.target = Some(TableTarget::open_with(&location, &sink.storage).await?);
+            let mut attempt = 0;
+            let target = loop {
+                attempt += 1;
+                match TableTarget::open_with(&location, &sink.storage).await {
+                    Ok(t) => break t,
+                    Err(e) if e.is_transient() && attempt < STORE_ATTEMPTS => {
+                        store_retry(&state.topic, attempt, &e).await
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            };
+            state.target = Some(target);
         }
     }
     let (held, truncate_at) = truncate_cut(connector, state).await?;
@@ -447,6 +468,15 @@ async fn flush(
             Ok(()) => break,
             Err(SinkError::Table(TableError::Conflict(msg))) if attempt < 20 => {
                 tracing::info!(topic = %state.topic, attempt, reason = %msg, "Delta commit conflict; re-reading the table");
+                if let Some(t) = state.target.as_mut() {
+                    t.reload().await?;
+                }
+            }
+            // The store or the network failed: nothing was committed (a
+            // commit is one conditional write), so the batch is applied
+            // again from a fresh read of the table.
+            Err(SinkError::Table(e)) if e.is_transient() && attempt < STORE_ATTEMPTS => {
+                store_retry(&state.topic, attempt, &e).await;
                 if let Some(t) = state.target.as_mut() {
                     t.reload().await?;
                 }

@@ -88,6 +88,23 @@ pub enum TableError {
 }
 
 impl TableError {
+    /// Whether trying again may help: the store or the network failed
+    /// (a timeout, a refused connection, an HTTP 5xx), not the table.
+    pub fn is_transient(&self) -> bool {
+        let store = match self {
+            TableError::Store(e) => Some(e),
+            TableError::Delta { source, .. } => match source.as_ref() {
+                DeltaTableError::ObjectStore { source } => Some(source),
+                DeltaTableError::Io { .. } => return true,
+                _ => None,
+            },
+            _ => None,
+        };
+        matches!(store, Some(deltalake::ObjectStoreError::Generic { .. }))
+    }
+}
+
+impl TableError {
     fn delta(uri: &Url, source: DeltaTableError) -> TableError {
         if let DeltaTableError::Transaction { source } = &source {
             if matches!(
