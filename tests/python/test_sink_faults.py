@@ -247,8 +247,20 @@ def test_incompatible_type_change_goes_to_the_dlq(sink_case):
     old_schema_ids = {r.schema_id for r in t1_old if r.value_bytes}
     assert len(old_schema_ids) == 1, old_schema_ids
 
-    case.sql("ALTER TABLE t1 MODIFY v BIGINT")
-    case.sql("INSERT INTO t1 VALUES (4, 5000000000, 'big'), (5, 5, 'e')")
+    # A change no compatible schema expresses (INT -> VARCHAR; a widening
+    # such as INT -> BIGINT is taken by the table instead). Under BACKWARD
+    # the source stops on it; with the subject relaxed it publishes, and the
+    # sink must dead-letter what its table cannot take.
+    req = urllib.request.Request(
+        f"{REGISTRY}/config/{t1_topic}-value",
+        data=json.dumps({"compatibility": "NONE"}).encode(),
+        headers={"Content-Type": "application/vnd.schemaregistry.v1+json"},
+        method="PUT",
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert resp.status == 200
+    case.sql("ALTER TABLE t1 MODIFY v VARCHAR(20)")
+    case.sql("INSERT INTO t1 VALUES (4, 'five billion', 'big'), (5, '5', 'e')")
     case.sql("UPDATE t1 SET s = 'after alter' WHERE id = 1")
     case.sql("INSERT INTO t2 VALUES (4, 4, 'd'), (5, 5, 'e')")
     case.sql("UPDATE t2 SET s = 'after alter' WHERE id = 1")
