@@ -554,9 +554,11 @@ def test_reset_table_is_rebuilt_and_recreated_topic_refused(sink_case):
 
     # The topic recreated under the same name, holding fewer records than
     # the table applied: the sink must stop and say why, not skip.
+    # (tansu 0.6 deletes every topic of the cluster on any DeleteTopics,
+    # which takes a while once a test run has written a few 100k records.)
     admin = AdminClient({"bootstrap.servers": BROKERS})
-    admin.delete_topics([topic])[topic].result(30)
-    wait_until(lambda: topic not in admin.list_topics(timeout=10).topics, 30, "the topic to be deleted")
+    admin.delete_topics([topic], operation_timeout=300)[topic].result(300)
+    wait_until(lambda: topic not in admin.list_topics(timeout=10).topics, 300, "the topic to be deleted")
     admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(30)
     prod = Producer({"bootstrap.servers": BROKERS})
     prod.produce(topic, key=b"junk", value=b"not applied")
