@@ -205,10 +205,21 @@ class FaultRun:
         random within the sink's processing."""
         deadline = time.monotonic() + timeout
 
-        def assigned() -> bool:
-            # The last rebalance step logged since its start is an assignment.
+        def steps() -> tuple[bool, int]:
+            # Whether the last rebalance step logged since its start is an
+            # assignment, and how many steps there were.
             text = p.log_text(since_start=True)
-            return text.rfind("partitions assigned") > text.rfind("partitions revoked")
+            last_assigned = text.rfind("partitions assigned") > text.rfind("partitions revoked")
+            return last_assigned, text.count("partitions assigned") + text.count("partitions revoked")
+
+        def assigned() -> bool:
+            # An assignment that has held for 5 s: tansu is still settling
+            # the group right after it hands one out.
+            ok, n = steps()
+            if not ok:
+                return False
+            time.sleep(5)
+            return steps() == (True, n)
 
         while not assigned():
             assert p.alive(), f"seed {self.seed}: binlake --role sink exited ({p.returncode})"
