@@ -50,12 +50,10 @@ impl ServerFacts {
             .query_first(gtid_sql)
             .await
             .map_err(SourceError::query(gtid_sql))?;
-        let stmt = "SHOW BINARY LOGS";
-        let rows: Vec<mysql_async::Row> =
-            conn.query(stmt).await.map_err(SourceError::query(stmt))?;
-        let files = rows
-            .iter()
-            .filter_map(|r| r.get_opt::<String, _>("Log_name").and_then(Result::ok))
+        let files = super::server::binary_logs(conn)
+            .await?
+            .into_iter()
+            .map(|(name, _)| name)
             .collect();
         let base = base
             .flatten()
