@@ -47,6 +47,9 @@ pub struct TopicStatus {
     pub topic: String,
     pub table: Option<TableStatus>,
     pub partitions: Vec<PartitionStatus>,
+    /// How stale the Delta table may be (s): now minus the source's last
+    /// heartbeat, when Delta holds every record the topic had after it.
+    pub stale_seconds: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -77,7 +80,21 @@ pub async fn status(connector: &Connector) -> anyhow::Result<Status> {
         Some(_) => Some(source_status(connector, &admin).await),
         None => None,
     };
-    let topics = topic_status(connector).await?;
+    // Read before the topics' ends: a heartbeat vouches only for records
+    // below ends read after it.
+    let heartbeat = last_heartbeat(connector).await;
+    let mut topics = topic_status(connector).await?;
+    if let Some(ts) = heartbeat {
+        for t in &mut topics {
+            let in_delta = t.table.as_ref().is_some_and(|x| x.error.is_none())
+                && t.partitions.iter().all(|p| {
+                    p.end_offset <= 0 || p.delta_offset.is_some_and(|d| d + 1 >= p.end_offset)
+                });
+            if in_delta {
+                t.stale_seconds = Some(((now_ms() - ts).max(0)) as f64 / 1000.0);
+            }
+        }
+    }
     Ok(Status {
         name: connector.name.clone(),
         source,
@@ -154,6 +171,17 @@ async fn source_status(connector: &Connector, admin: &Admin) -> SourceStatus {
         Err(_) => s.error = Some("MySQL did not answer within 10 s".into()),
     }
     s
+}
+
+/// The instant of the source's last heartbeat (`{name}.heartbeat`).
+async fn last_heartbeat(connector: &Connector) -> Option<i64> {
+    let kafka = connector.kafka.clone();
+    let name = connector.name.clone();
+    tokio::task::spawn_blocking(move || crate::kafka::heartbeat::last_heartbeat(&kafka, &name))
+        .await
+        .ok()?
+        .ok()?
+        .map(|h| h.ts_ms)
 }
 
 /// A partition's id, end offset and the group's committed offset.
@@ -272,6 +300,7 @@ async fn topic_status(connector: &Connector) -> anyhow::Result<Vec<TopicStatus>>
             .collect();
         topics.push(TopicStatus {
             topic,
+            stale_seconds: None,
             table: table.map(|(t, _)| t),
             partitions,
         });
@@ -342,7 +371,11 @@ pub fn render(s: &Status) -> String {
     }
     for t in &s.topics {
         let total: i64 = t.partitions.iter().map(|p| p.lag).sum();
-        let _ = writeln!(out, "topic    {} (lag {total})", t.topic);
+        let stale = t
+            .stale_seconds
+            .map(|s| format!(", everything committed in MySQL over {s:.1} s ago is in Delta"))
+            .unwrap_or_default();
+        let _ = writeln!(out, "topic    {} (lag {total}{stale})", t.topic);
         if let Some(table) = &t.table {
             match (&table.error, table.version) {
                 (Some(e), _) => {

@@ -2,6 +2,7 @@
 //! the source position kept in the compacted `{name}.offsets` topic.
 
 pub mod admin;
+pub mod heartbeat;
 pub mod offsets;
 pub mod partition;
 pub mod producer;

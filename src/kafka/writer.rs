@@ -12,6 +12,7 @@ use rdkafka::producer::{DeliveryFuture, FutureRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 
 use super::admin::{Admin, TopicSpec};
+use super::heartbeat::{Heartbeat, HeartbeatStore};
 use super::offsets::{PositionStore, StoredPosition};
 use super::partition::partition_for;
 use super::producer::SourceProducer;
@@ -54,6 +55,7 @@ pub struct ChangeWriter {
     producer: SourceProducer,
     admin: Admin,
     store: PositionStore,
+    heartbeats: HeartbeatStore,
     codecs: CodecCache,
     topics: HashMap<String, TopicState>,
     /// Partition tails read ahead for every table topic (taken as used).
@@ -75,6 +77,7 @@ impl ChangeWriter {
             connector.name.clone(),
         )
         .await?;
+        let heartbeats = HeartbeatStore::open(&admin, &connector.name).await?;
         let producer = SourceProducer::open(
             &connector.kafka,
             &connector.name,
@@ -86,6 +89,7 @@ impl ChangeWriter {
             producer,
             admin,
             store,
+            heartbeats,
             codecs,
             topics: HashMap::new(),
             prefetched: false,
@@ -396,6 +400,21 @@ impl ChangeWriter {
             snapshot: snapshot.cloned(),
         };
         self.store.save(&self.producer.producer, &stored).await?;
+        self.producer.commit().await
+    }
+
+    /// Says that every change committed in MySQL before `ts_ms` is in Kafka,
+    /// once everything queued is acknowledged; a writer that had a record
+    /// refused says nothing.
+    pub async fn heartbeat(&mut self, ts_ms: i64) -> Result<(), KafkaError> {
+        self.flush().await?;
+        if self.failed {
+            return Ok(());
+        }
+        self.producer.begin()?;
+        self.heartbeats
+            .send(&self.producer.producer, Heartbeat { ts_ms })
+            .await?;
         self.producer.commit().await
     }
 

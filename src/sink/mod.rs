@@ -9,6 +9,7 @@ pub mod decode;
 pub mod defaults;
 pub mod delta;
 pub mod dlq;
+pub mod freshness;
 pub mod offsets;
 pub mod rows;
 pub mod runner;

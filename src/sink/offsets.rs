@@ -24,6 +24,8 @@ const LOST_AFTER: Duration = Duration::from_secs(60);
 pub struct OffsetCommits {
     /// Next offset to read, per topic and partition, not yet committed.
     wanted: BTreeMap<(String, i32), i64>,
+    /// Next offset to apply, per topic and partition, as far as known.
+    applied: BTreeMap<(String, i32), i64>,
     every: Duration,
     last_sent: Option<Instant>,
     /// Cleared by the consumer context when the broker answers.
@@ -35,6 +37,7 @@ impl OffsetCommits {
     pub fn new(every: Duration, in_flight: Arc<AtomicBool>) -> Self {
         OffsetCommits {
             wanted: BTreeMap::new(),
+            applied: BTreeMap::new(),
             every,
             last_sent: None,
             in_flight,
@@ -48,6 +51,22 @@ impl OffsetCommits {
             .entry((topic.to_string(), partition))
             .or_insert(next);
         *e = (*e).max(next);
+        self.started_at(topic, partition, next);
+    }
+
+    /// Records that a partition is applied up to `next - 1` without asking
+    /// for a commit: where an assigned partition starts.
+    pub fn started_at(&mut self, topic: &str, partition: i32, next: i64) {
+        let e = self
+            .applied
+            .entry((topic.to_string(), partition))
+            .or_insert(next);
+        *e = (*e).max(next);
+    }
+
+    /// The next offset to apply in a partition, if known.
+    pub fn applied(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.applied.get(&(topic.to_string(), partition)).copied()
     }
 
     /// Whether a commit should be sent now.

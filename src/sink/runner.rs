@@ -23,6 +23,7 @@ use super::defaults::ColumnHistory;
 use super::delta::progress::DeltaStarts;
 use super::delta::{widen, TableError, TableTarget};
 use super::dlq::DeadLetters;
+use super::freshness::{FreshTables, HeartbeatWatch};
 use super::offsets::OffsetCommits;
 use super::rows;
 use super::truncate;
@@ -43,6 +44,8 @@ struct SinkContext {
     commit_in_flight: Arc<AtomicBool>,
     /// Where assigned partitions start: Delta's txn versions.
     starts: DeltaStarts,
+    /// The start offsets of assignments since the loop last looked.
+    started: std::sync::Mutex<Vec<(String, i32, i64)>>,
 }
 
 impl ClientContext for SinkContext {
@@ -77,6 +80,13 @@ impl ConsumerContext for SinkContext {
         let result = match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 self.starts.set_offsets(c, tpl);
+                if let Ok(mut started) = self.started.lock() {
+                    for e in tpl.elements() {
+                        if let rdkafka::Offset::Offset(o) = e.offset() {
+                            started.push((e.topic().to_string(), e.partition(), o));
+                        }
+                    }
+                }
                 if cooperative {
                     c.incremental_assign(tpl)
                 } else {
@@ -225,6 +235,7 @@ pub async fn run(
                 sink: sink.clone(),
                 refused: std::sync::Mutex::new(None),
             },
+            started: std::sync::Mutex::new(Vec::new()),
         })
         .map_err(|e| SinkError::Kafka(format!("cannot create the consumer: {e}")))?;
     let pattern = format!("^{}\\.[^.]+\\.[^.]+$", name.replace('.', "\\."));
@@ -235,6 +246,8 @@ pub async fn run(
     tracing::info!(group = %name, pattern = %pattern, "sink consuming");
     metrics().set_ready(true);
 
+    let mut heartbeats = HeartbeatWatch::start(&connector.kafka, &name);
+    let mut fresh = FreshTables::default();
     let mut topics: HashMap<String, TopicState> = HashMap::new();
     let mut last_summary = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_millis(200));
@@ -264,8 +277,9 @@ pub async fn run(
                     if due {
                         flush(&connector, &sink, &mut offsets, &dlq, state).await?;
                     }
-                    update_end_to_end(state);
                 }
+                follow_heartbeats(&consumer, &topics, &mut heartbeats, &mut fresh, &mut offsets);
+                update_end_to_end(&name, &topics, &fresh);
                 offsets.maybe_commit(&consumer);
             }
             msg = consumer.recv() => {
@@ -384,13 +398,76 @@ async fn decode_retrying(
     }
 }
 
-fn update_end_to_end(state: &TopicState) {
-    if let Some(ts) = state.newest_ts_ms {
-        let now = now_ms();
+/// Hands the heartbeat reader the current assignment and moves each
+/// table's "holds everything before T" by the heartbeats its partitions
+/// have reached.
+fn follow_heartbeats(
+    consumer: &StreamConsumer<SinkContext>,
+    topics: &HashMap<String, TopicState>,
+    heartbeats: &mut HeartbeatWatch,
+    fresh: &mut FreshTables,
+    offsets: &mut OffsetCommits,
+) {
+    if let Ok(started) = consumer.context().started.lock().as_deref_mut() {
+        for (topic, p, o) in started.drain(..) {
+            offsets.started_at(&topic, p, o);
+        }
+    }
+    if let Ok(tpl) = consumer.assignment() {
+        let parts = tpl
+            .elements()
+            .iter()
+            .map(|e| (e.topic().to_string(), e.partition()))
+            .collect();
+        heartbeats.set_assignment(parts);
+    }
+    if heartbeats.claims.has_changed().unwrap_or(false) {
+        if let Some(claim) = heartbeats.claims.borrow_and_update().clone() {
+            fresh.add(&claim);
+        }
+    }
+    // A partition with nothing pending is applied up to the consumer's
+    // position too, which also steps over transaction markers.
+    let mut read_to: HashMap<(String, i32), i64> = HashMap::new();
+    let positions = consumer.position().ok();
+    if let Some(tpl) = &positions {
+        for e in tpl.elements() {
+            let (topic, p) = (e.topic(), e.partition());
+            let idle = topics
+                .get(topic)
+                .is_none_or(|s| s.pending.iter().all(|r| r.partition != p));
+            if let (true, rdkafka::Offset::Offset(o)) = (idle, e.offset()) {
+                read_to.insert((topic.to_string(), p), o);
+            }
+        }
+    }
+    fresh.advance(|topic, p| {
+        let pos = read_to.get(&(topic.to_string(), p)).copied();
+        offsets.applied(topic, p).max(pos)
+    });
+}
+
+/// `binlake_end_to_end_lag_seconds`: now minus the newer of the newest
+/// applied change's commit time and the newest heartbeat the table holds.
+fn update_end_to_end(name: &str, topics: &HashMap<String, TopicState>, fresh: &FreshTables) {
+    let now = now_ms();
+    let prefix = format!("{name}.");
+    let set = |label: &str, ts: i64| {
         metrics()
             .end_to_end_lag_seconds
-            .with_label_values(&[state.table_label.as_str()])
+            .with_label_values(&[label])
             .set(((now - ts).max(0)) as f64 / 1000.0);
+    };
+    for (topic, state) in topics {
+        let newest = state.newest_ts_ms.max(fresh.fresh_ts(topic));
+        if let Some(ts) = newest {
+            set(&state.table_label, ts);
+        }
+    }
+    for topic in fresh.topics().filter(|t| !topics.contains_key(*t)) {
+        if let Some(ts) = fresh.fresh_ts(topic) {
+            set(topic.strip_prefix(&prefix).unwrap_or(topic), ts);
+        }
     }
 }
 

@@ -470,8 +470,16 @@ async fn follow(
                     unsaved = true;
                     backoff.reset();
                 }
-                // The server sends heartbeats only when it has nothing newer.
-                StreamItem::Heartbeat => metrics().source_lag_seconds.set(0.0),
+                // The server sends heartbeats only when it has nothing newer:
+                // every change committed before now is read, and once the
+                // broker has them all, the sink may say so of its tables.
+                // Not while a snapshot runs: its tables are not whole yet.
+                StreamItem::Heartbeat => {
+                    metrics().source_lag_seconds.set(0.0);
+                    if snapshot.state.jobs.is_empty() && stream.at_boundary() {
+                        writer.heartbeat(crate::kafka::writer::now_ms()).await?;
+                    }
+                }
             }
         } else {
             let save_at = last_save + SAVE_EVERY;

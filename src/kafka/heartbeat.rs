@@ -1,0 +1,157 @@
+//! The source's heartbeats in the compacted `{name}.heartbeat` topic: one
+//! record per heartbeat interval while the source is caught up, saying
+//! "every change committed in MySQL before `ts_ms` is in Kafka". The sink
+//! carries that instant to its Delta tables, so end-to-end staleness stays
+//! small on a pipeline that has nothing to write (SPEC metrics).
+
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{Offset, TopicPartitionList};
+use serde::{Deserialize, Serialize};
+
+use super::admin::{Admin, TopicSpec};
+use super::{client_config, ClientKind, KafkaError};
+use crate::config::KafkaConfig;
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One heartbeat: the instant before which every committed change is in
+/// Kafka (ms since the epoch, binlake's clock when the server's heartbeat
+/// came, which the server sends only when it has nothing newer).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Heartbeat {
+    pub ts_ms: i64,
+}
+
+impl Heartbeat {
+    pub fn parse(payload: &[u8]) -> Option<Heartbeat> {
+        serde_json::from_slice(payload).ok()
+    }
+}
+
+/// The heartbeat topic of a pipeline: `{name}.heartbeat` (one dot fewer
+/// than a table topic, so no sink subscription takes it for a table).
+pub fn heartbeat_topic(name: &str) -> String {
+    format!("{name}.heartbeat")
+}
+
+pub struct HeartbeatStore {
+    topic: String,
+    key: String,
+}
+
+impl HeartbeatStore {
+    /// Makes sure the compacted one-partition topic exists.
+    pub async fn open(admin: &Admin, name: &str) -> Result<Self, KafkaError> {
+        let topic = heartbeat_topic(name);
+        admin
+            .ensure_topic(
+                &topic,
+                TopicSpec {
+                    partitions: 1,
+                    compacted: true,
+                },
+            )
+            .await?;
+        Ok(HeartbeatStore {
+            topic,
+            key: name.to_string(),
+        })
+    }
+
+    /// Writes one heartbeat and waits until Kafka has it.
+    pub async fn send(&self, producer: &FutureProducer, beat: Heartbeat) -> Result<(), KafkaError> {
+        let payload = serde_json::to_vec(&beat).map_err(|e| KafkaError::Delivery {
+            topic: self.topic.clone(),
+            message: e.to_string(),
+        })?;
+        let record = FutureRecord::to(&self.topic)
+            .key(self.key.as_bytes())
+            .payload(&payload)
+            .partition(0);
+        producer
+            .send(record, Duration::from_secs(30))
+            .await
+            .map_err(|(e, _)| KafkaError::Delivery {
+                topic: self.topic.clone(),
+                message: e.to_string(),
+            })?;
+        Ok(())
+    }
+}
+
+/// The newest heartbeat in the topic, if any: its last record only, so the
+/// read costs the same however long the topic has run.
+pub fn last_heartbeat(kafka: &KafkaConfig, name: &str) -> Result<Option<Heartbeat>, KafkaError> {
+    let topic = heartbeat_topic(name);
+    let err = |e: rdkafka::error::KafkaError| KafkaError::Read {
+        topic: topic.clone(),
+        message: e.to_string(),
+    };
+    let consumer: BaseConsumer<crate::logging::KafkaLogs> = client_config(
+        kafka,
+        ClientKind::Other,
+        &[
+            ("group.id", "binlake-heartbeats"),
+            ("enable.auto.commit", "false"),
+            ("enable.partition.eof", "true"),
+            ("isolation.level", "read_committed"),
+            ("fetch.wait.max.ms", "10"),
+        ],
+    )
+    .create_with_context(crate::logging::KafkaLogs)
+    .map_err(err)?;
+    let (low, high) = match consumer.fetch_watermarks(&topic, 0, TIMEOUT) {
+        Ok(w) => w,
+        Err(e) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::UnknownTopicOrPartition) => {
+            return Ok(None)
+        }
+        Err(e) => return Err(err(e)),
+    };
+    if high <= low {
+        return Ok(None);
+    }
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(&topic, 0, Offset::OffsetTail(1))
+        .map_err(err)?;
+    consumer.assign(&tpl).map_err(err)?;
+    let deadline = Instant::now() + TIMEOUT;
+    while Instant::now() < deadline {
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(msg)) => return Ok(msg.payload().and_then(Heartbeat::parse)),
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => return Ok(None),
+            Some(Err(e)) => return Err(err(e)),
+            None => {}
+        }
+    }
+    Err(err(rdkafka::error::KafkaError::MessageConsumption(
+        RDKafkaErrorCode::RequestTimedOut,
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_heartbeat_reads_back_and_garbage_does_not() {
+        let beat = Heartbeat {
+            ts_ms: 1_700_000_000_123,
+        };
+        let bytes = serde_json::to_vec(&beat).unwrap();
+        assert_eq!(Heartbeat::parse(&bytes), Some(beat));
+        assert_eq!(Heartbeat::parse(b"{\"ts\":1}"), None);
+        assert_eq!(Heartbeat::parse(b"not json"), None);
+    }
+
+    #[test]
+    fn the_topic_is_not_a_table_topic() {
+        let t = heartbeat_topic("shop");
+        assert_eq!(t, "shop.heartbeat");
+        assert_eq!(t.matches('.').count(), 1);
+    }
+}
