@@ -235,6 +235,7 @@ pub async fn run(
                 &mut backoff,
                 &position_tx,
                 &mut snapshot,
+                source.snapshot,
             )
             .await;
             metrics().set_ready(false);
@@ -433,6 +434,7 @@ async fn follow(
     backoff: &mut Backoff,
     position_tx: &watch::Sender<Position>,
     snapshot: &mut SnapshotMerge,
+    mode: crate::config::SnapshotMode,
 ) -> Result<bool, SourceError> {
     let mut last_save = Instant::now();
     let mut unsaved = false;
@@ -472,6 +474,11 @@ async fn follow(
                 }
                 // The server sends heartbeats only when it has nothing newer.
                 StreamItem::Heartbeat => metrics().source_lag_seconds.set(0.0),
+                StreamItem::Table(change) => {
+                    let at = stream.read_point().clone();
+                    unsaved |=
+                        super::table_life::apply(change, &at, mode, snapshot, writer).await?;
+                }
             }
         } else {
             let save_at = last_save + SAVE_EVERY;
