@@ -132,6 +132,15 @@ pub async fn apply(
         }
         Life::RenamedIn { from } => {
             snapshot.state.gone.remove(&table);
+            let id = format!("initial:{table}@{}:{}", at.0, at.1);
+            if snapshot.state.jobs.iter().any(|j| j.id == id) {
+                // Read again after a restart: the stored progress already
+                // has this rename's job (and Kafka its truncate, skipped).
+                write_truncate(truncate, snapshot, writer).await?;
+                snapshot.watch_since(&id, &table);
+                tracing::info!(table = %table, from = %from, job = %id, "table renamed into the capture (read again after a restart): its snapshot goes on");
+                return Ok(false);
+            }
             snapshot.cancel_table(&table);
             write_truncate(truncate, snapshot, writer).await?;
             snapshot.state.done.remove(&table);
@@ -144,7 +153,7 @@ pub async fn apply(
                 );
             } else {
                 let job = Job {
-                    id: format!("initial:{table}@{}:{}", at.0, at.1),
+                    id,
                     ..Job::initial(table.clone())
                 };
                 tracing::info!(

@@ -85,13 +85,20 @@ impl SnapshotMerge {
     /// the keys the stream carries from this point on, so each row reaches
     /// Kafka once: by the snapshot or by the stream.
     pub fn add_appeared(&mut self, job: Job) {
-        if let Some((db, table)) = job.table.split_once('.') {
-            self.windows.open_since(&job.id, db, table);
-        }
+        self.watch_since(&job.id, &job.table);
         self.state.jobs.push(job.clone());
         // The driver lives as long as this merge; a send fails only while
         // the source stops, and the job is in the stored state anyway.
         let _ = self.added.send(job);
+    }
+
+    /// Opens `job`'s job-long window on `table` (`db.table`) at the
+    /// stream's current point.
+    pub fn watch_since(&mut self, job: &str, table: &str) {
+        if let Some((db, name)) = table.split_once('.') {
+            self.windows.close_since(job);
+            self.windows.open_since(job, db, name);
+        }
     }
 
     /// Calls off every job of `table`; returns their ids.
