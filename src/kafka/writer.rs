@@ -461,7 +461,7 @@ impl ChangeWriter {
                 false => SourceError::Registry(e.to_string()),
             })?;
         let Some((schema_id, _)) = latest else {
-            tracing::info!(table = %table.qualified_name(), "TRUNCATE of a table never written to Kafka: nothing to truncate");
+            tracing::debug!(table = %table.qualified_name(), "truncate of a table never written to Kafka: no record to write");
             return Ok(());
         };
         let mut value = Vec::with_capacity(128);

@@ -8,6 +8,7 @@
 //! - [`decode`]: row images → values, per the type mapping;
 //! - [`position`]: resume points and the order of changes;
 //! - [`snapshot`]: existing rows, merged into the stream by watermarks;
+//! - [`table_life`]: tables created, dropped or renamed while it runs;
 //! - [`keyset`]: reading a table in primary-key chunks.
 
 pub mod binlog;
@@ -30,6 +31,7 @@ pub mod server;
 pub mod snapshot;
 pub mod statement;
 pub mod stream;
+pub mod table_life;
 pub mod table_map;
 pub mod temporal;
 pub mod value;

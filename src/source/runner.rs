@@ -235,6 +235,7 @@ pub async fn run(
                 &mut backoff,
                 &position_tx,
                 &mut snapshot,
+                source.snapshot,
             )
             .await;
             metrics().set_ready(false);
@@ -433,6 +434,7 @@ async fn follow(
     backoff: &mut Backoff,
     position_tx: &watch::Sender<Position>,
     snapshot: &mut SnapshotMerge,
+    mode: crate::config::SnapshotMode,
 ) -> Result<bool, SourceError> {
     let mut last_save = Instant::now();
     let mut unsaved = false;
@@ -479,6 +481,11 @@ async fn follow(
                     if snapshot.state.jobs.is_empty() && stream.at_boundary() {
                         writer.heartbeat(crate::kafka::writer::now_ms()).await?;
                     }
+                }
+                StreamItem::Table(change) => {
+                    let at = stream.read_point().clone();
+                    unsaved |=
+                        super::table_life::apply(change, &at, mode, snapshot, writer).await?;
                 }
             }
         } else {

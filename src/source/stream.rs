@@ -15,12 +15,10 @@ use super::decode::TableDecoder;
 use super::gtid::{Gtid, GtidState, MariaBinlogState, MysqlGtid};
 use super::order::{RecordPlace, TxnMark};
 use super::position::{ChangeOrder, MariaGtid, MariaGtidState, MysqlGtidSet, Position};
-use super::statement::{self, Statement};
+use super::table_life::TableChange;
 use super::xa::{self, PreparedXa};
 use super::SourceError;
-use crate::event::{
-    ChangeEvent, Op, Row, SnapshotMarker, SourceInfo, TableSchema, TransactionInfo,
-};
+use crate::event::{ChangeEvent, Op, Row, SnapshotMarker, SourceInfo, TransactionInfo};
 
 /// What the source hands on, in binlog order.
 #[derive(Debug)]
@@ -31,6 +29,8 @@ pub enum StreamItem {
     Commit(Position),
     /// The server is alive and has nothing newer to send.
     Heartbeat,
+    /// A captured name's table was created, dropped or renamed.
+    Table(TableChange),
 }
 
 /// MariaDB's GTID flag for a transaction without BEGIN/COMMIT (DDL).
@@ -231,7 +231,7 @@ impl ChangeStream {
                 self.begin(Some(gtid), None, start, false);
             }
             EventData::QueryEvent(q) => {
-                self.on_truncate(&q, start, header.timestamp(), header.server_id());
+                self.on_statement(&q, start, header.timestamp(), header.server_id());
                 self.on_query(&q, start, header.log_pos())?
             }
             EventData::TableMapEvent(tme) => {
@@ -360,37 +360,6 @@ impl ChangeStream {
         Ok(())
     }
 
-    /// `TRUNCATE TABLE` of a captured table becomes a truncate event in the
-    /// statement's own (standalone) transaction, which `on_query` commits.
-    fn on_truncate(&mut self, q: &QueryEvent<'_>, start: u64, timestamp: u32, server_id: u32) {
-        let Some(Statement::Truncate { db, table }) = statement::classify(&q.query(), &q.schema())
-        else {
-            return;
-        };
-        if !self.catalog.is_selected(&db, &table) {
-            return;
-        }
-        if self.txn.is_none() {
-            self.begin(None, None, start, true);
-        }
-        if let Some(t) = self.txn.as_mut() {
-            t.thread = Some(u64::from(q.thread_id()));
-        }
-        let source = SourceInfo {
-            name: self.name.clone(),
-            ts_ms: i64::from(timestamp) * 1000,
-            server_id,
-            ..SourceInfo::default()
-        };
-        let shape = Arc::new(TableSchema {
-            db,
-            table,
-            columns: Vec::new(),
-            key: Vec::new(),
-        });
-        self.publish(ChangeEvent::truncate(shape, source));
-    }
-
     fn on_rows(
         &mut self,
         rows: &RowsEventData<'_>,
@@ -495,8 +464,17 @@ impl ChangeStream {
 
     /// Stamps a change with its transaction's place in the binlog and hands
     /// it on.
-    fn publish(&mut self, mut event: ChangeEvent) {
-        let Some(txn) = self.txn.as_mut() else { return };
+    fn publish(&mut self, event: ChangeEvent) {
+        if let Some((event, place)) = self.stamp(event) {
+            self.pending
+                .push_back(StreamItem::Change(Box::new(event), place));
+        }
+    }
+
+    /// A change with its transaction's place in the binlog; `None` outside
+    /// a transaction.
+    fn stamp(&mut self, mut event: ChangeEvent) -> Option<(ChangeEvent, RecordPlace)> {
+        let txn = self.txn.as_mut()?;
         txn.total += 1;
         let per_table = txn
             .per_table
@@ -517,8 +495,7 @@ impl ChangeStream {
             total_order: txn.total,
             data_collection_order: *per_table,
         });
-        self.pending
-            .push_back(StreamItem::Change(Box::new(event), place));
+        Some((event, place))
     }
 
     fn commit(&mut self, end: u64) {
@@ -554,6 +531,8 @@ impl ChangeStream {
     }
 }
 
+#[path = "stream_life.rs"]
+mod life;
 #[path = "stream_xa.rs"]
 mod xa_groups;
 use xa_groups::{mysql_gtid, seed_state};

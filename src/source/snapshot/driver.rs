@@ -3,9 +3,9 @@
 //! stream keeps (see [`super::window`]). The stream task owns the windows,
 //! the emission and the stored progress; this task only reads.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
@@ -55,14 +55,35 @@ pub struct Reader {
     pub flavour: Flavour,
     pub config: Arc<SourceConfig>,
     pub requests: mpsc::Sender<Request>,
+    /// Jobs the stream called off (their table was dropped, renamed or
+    /// created anew): they stop before their next chunk.
+    pub cancelled: Cancelled,
 }
 
-/// Reads every job in `queue`, then those `signals` bring, until the stream
+/// Ids of the jobs called off, shared by the stream task and the driver.
+#[derive(Clone, Default)]
+pub struct Cancelled(Arc<Mutex<HashSet<String>>>);
+
+impl Cancelled {
+    pub fn cancel(&self, job: &str) {
+        if let Ok(mut set) = self.0.lock() {
+            set.insert(job.to_string());
+        }
+    }
+
+    pub fn contains(&self, job: &str) -> bool {
+        self.0.lock().map(|s| s.contains(job)).unwrap_or(false)
+    }
+}
+
+/// Reads every job in `queue`, then those `signals` and the stream task
+/// (`added`: tables that appeared while it ran) bring, until the stream
 /// task goes away.
 pub async fn run(
     reader: Reader,
     mut queue: VecDeque<Job>,
     mut signals: mpsc::Receiver<(i64, Option<Job>)>,
+    mut added: mpsc::UnboundedReceiver<Job>,
 ) {
     let progress = Progress::new();
     let queued = Arc::new(AtomicU64::new(queue.len() as u64));
@@ -123,6 +144,10 @@ pub async fn run(
                 }
                 None => signals_open = false,
             },
+            Some(job) = added.recv() => {
+                queue.push_back(job);
+                queued.store(queue.len() as u64, Ordering::Relaxed);
+            }
             _ = reader.requests.closed() => return,
         }
     }
@@ -134,6 +159,9 @@ fn gone<T>(_: T) -> SourceError {
 }
 
 async fn run_job(r: &Reader, job: &Job, progress: &Progress) -> Result<(), SourceError> {
+    if r.cancelled.contains(&job.id) {
+        return Ok(());
+    }
     let (db, name) = job
         .table
         .split_once('.')
@@ -150,6 +178,10 @@ async fn run_job(r: &Reader, job: &Job, progress: &Progress) -> Result<(), Sourc
     let mut after = job.after.clone();
     let mut pending: Option<oneshot::Receiver<()>> = None;
     loop {
+        if r.cancelled.contains(&job.id) {
+            tracing::info!(table = %job.table, job = %job.id, "snapshot of table called off");
+            return Ok(());
+        }
         let (reply, opened) = oneshot::channel();
         r.requests
             .send(Request::Open {

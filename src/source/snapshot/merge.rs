@@ -8,9 +8,9 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::driver::{self, Reader, Request};
+use super::driver::{self, Cancelled, Reader, Request};
 use super::signal;
-use super::state::SnapshotState;
+use super::state::{Job, SnapshotState};
 use super::window::Windows;
 use crate::config::Connector;
 use crate::event::{ChangeEvent, Op, SnapshotMarker, SourceInfo};
@@ -28,6 +28,9 @@ pub struct SnapshotMerge {
     windows: Windows,
     requests: mpsc::Receiver<Request>,
     driver: JoinHandle<()>,
+    /// Jobs for tables that appeared while the source ran.
+    added: mpsc::UnboundedSender<Job>,
+    cancelled: Cancelled,
     /// Last order index given to a snapshot row; rows take orders just
     /// below the next transaction's, so a restart's dedup keeps them in
     /// line with the stream.
@@ -51,14 +54,17 @@ impl SnapshotMerge {
         let source = Arc::new(connector.source.clone()?);
         let (req_tx, requests) = mpsc::channel(64);
         let (sig_tx, sig_rx) = mpsc::channel(16);
+        let (added, added_rx) = mpsc::unbounded_channel();
+        let cancelled = Cancelled::default();
         let reader = Reader {
             pool,
             flavour,
             config: source,
             requests: req_tx,
+            cancelled: cancelled.clone(),
         };
         let queue: VecDeque<_> = state.jobs.iter().cloned().collect();
-        let driver = tokio::spawn(driver::run(reader, queue, sig_rx));
+        let driver = tokio::spawn(driver::run(reader, queue, sig_rx, added_rx));
         let c = connector.clone();
         let from = state.signal_offset;
         tokio::task::spawn_blocking(move || signal::follow(&c, from, sig_tx));
@@ -68,8 +74,48 @@ impl SnapshotMerge {
             windows: Windows::default(),
             requests,
             driver,
+            added,
+            cancelled,
             last_index: 0,
         })
+    }
+
+    /// Queues a job for a table that appeared under a captured name at the
+    /// stream's current point. Its job-long window drops from every chunk
+    /// the keys the stream carries from this point on, so each row reaches
+    /// Kafka once: by the snapshot or by the stream.
+    pub fn add_appeared(&mut self, job: Job) {
+        self.watch_since(&job.id, &job.table);
+        self.state.jobs.push(job.clone());
+        // The driver lives as long as this merge; a send fails only while
+        // the source stops, and the job is in the stored state anyway.
+        let _ = self.added.send(job);
+    }
+
+    /// Opens `job`'s job-long window on `table` (`db.table`) at the
+    /// stream's current point.
+    pub fn watch_since(&mut self, job: &str, table: &str) {
+        if let Some((db, name)) = table.split_once('.') {
+            self.windows.close_since(job);
+            self.windows.open_since(job, db, name);
+        }
+    }
+
+    /// Calls off every job of `table`; returns their ids.
+    pub fn cancel_table(&mut self, table: &str) -> Vec<String> {
+        let ids: Vec<String> = self
+            .state
+            .jobs
+            .iter()
+            .filter(|j| j.table == table)
+            .map(|j| j.id.clone())
+            .collect();
+        for id in &ids {
+            self.cancelled.cancel(id);
+            self.windows.close_since(id);
+            self.state.abandon(id);
+        }
+        ids
     }
 
     /// The driver's next request (never ends while the driver lives).
@@ -140,6 +186,11 @@ impl SnapshotMerge {
             return Ok(false);
         }
         for (ready, rows) in reached {
+            if self.cancelled.contains(&ready.job) {
+                // Read before its table was dropped or replaced: not its rows now.
+                let _ = ready.ack.send(());
+                continue;
+            }
             let n = rows.len();
             let table = ready.schema.qualified_name();
             for (i, row) in rows.into_iter().enumerate() {

@@ -9,9 +9,15 @@ use super::chunk::KeyParam;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SnapshotState {
-    /// Tables (`db.table`) whose initial snapshot is complete.
+    /// Tables (`db.table`) whose initial snapshot is complete, or that the
+    /// stream saw created (it carries all their rows).
     #[serde(default)]
     pub done: BTreeSet<String>,
+    /// Captured names whose table the stream saw dropped or renamed away
+    /// (and not back since): a `CREATE TABLE IF NOT EXISTS` of one surely
+    /// creates a new table.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub gone: BTreeSet<String>,
     /// Snapshots under way or waiting, in the order they were asked for.
     #[serde(default)]
     pub jobs: Vec<Job>,

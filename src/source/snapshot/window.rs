@@ -46,6 +46,11 @@ pub struct Windows {
     next_id: u64,
     open: Vec<Window>,
     ready: Vec<ReadyChunk>,
+    /// Per job, from the point its table appeared under its name (a
+    /// `RENAME` into the capture) until its last chunk: every key the
+    /// stream changed since. The stream carried those rows from their first
+    /// change on, so no chunk of the job repeats them.
+    since: Vec<(String, Window)>,
 }
 
 impl Windows {
@@ -66,13 +71,29 @@ impl Windows {
         self.open.retain(|w| w.id != id);
     }
 
+    /// Opens the job-long window of `job` on `db.table`.
+    pub fn open_since(&mut self, job: &str, db: &str, table: &str) {
+        let window = Window {
+            id: 0,
+            db: db.to_string(),
+            table: table.to_string(),
+            changed: HashSet::new(),
+            truncated: false,
+        };
+        self.since.push((job.to_string(), window));
+    }
+
+    pub fn close_since(&mut self, job: &str) {
+        self.since.retain(|(j, _)| j != job);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.open.is_empty() && self.ready.is_empty()
     }
 
     /// Records the key a streamed change touched.
     pub fn observe(&mut self, event: &ChangeEvent) {
-        if self.open.is_empty() {
+        if self.open.is_empty() && self.since.is_empty() {
             return;
         }
         let schema = &event.table;
@@ -80,6 +101,7 @@ impl Windows {
         for w in self
             .open
             .iter_mut()
+            .chain(self.since.iter_mut().map(|(_, w)| w))
             .filter(|w| w.table == schema.table && w.db == schema.db)
         {
             if event.op == crate::event::Op::Truncate {
@@ -123,10 +145,23 @@ impl Windows {
                 .map(|p| self.open.remove(p))
                 .map(|w| (w.changed, w.truncated))
                 .unwrap_or_default();
+            // A truncate since the job began does not matter: this chunk
+            // was read after it, or its own window saw it.
+            let since = self
+                .since
+                .iter()
+                .find(|(j, _)| *j == ready.job)
+                .map(|(_, w)| &w.changed);
             let rows = rows
                 .into_iter()
-                .filter(|r| !truncated && !changed.contains(&key_bytes(&ready.schema, r)))
+                .filter(|r| {
+                    let k = key_bytes(&ready.schema, r);
+                    !truncated && !changed.contains(&k) && !since.is_some_and(|s| s.contains(&k))
+                })
                 .collect();
+            if ready.last {
+                self.close_since(&ready.job);
+            }
             out.push((ready, rows));
         }
         out
@@ -233,6 +268,31 @@ mod tests {
         let ids: Vec<&Value> = out[0].1.iter().map(|r| &r[0]).collect();
         assert_eq!(ids, vec![&Value::Int(1)]);
         assert!(w.is_empty());
+    }
+
+    #[test]
+    fn a_job_long_window_drops_every_key_streamed_since_the_table_appeared() {
+        let mut w = Windows::default();
+        w.observe(&change(Op::Update, 9)); // before the table appeared: kept
+        w.open_since("j", "d", "t");
+        w.observe(&change(Op::Create, 1)); // streamed before the chunk's window
+        let id = w.open("d", "t");
+        w.observe(&change(Op::Update, 2));
+        let (r, _rx) = ready(id, &[1, 2, 3, 9], 500);
+        w.add_ready(r);
+        let out = w.take_reached(&("b.000001".into(), 500));
+        let ids: Vec<&Value> = out[0].1.iter().map(|r| &r[0]).collect();
+        assert_eq!(ids, vec![&Value::Int(3), &Value::Int(9)]);
+        // The next chunk of the job still gives way to key 1.
+        let id = w.open("d", "t");
+        let (mut r, _rx) = ready(id, &[1, 4], 600);
+        r.last = true;
+        w.add_ready(r);
+        let out = w.take_reached(&("b.000001".into(), 600));
+        let ids: Vec<&Value> = out[0].1.iter().map(|r| &r[0]).collect();
+        assert_eq!(ids, vec![&Value::Int(4)]);
+        // The job's last chunk closed its window.
+        assert!(w.is_empty() && w.since.is_empty());
     }
 
     #[test]
