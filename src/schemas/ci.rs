@@ -326,6 +326,35 @@ mod tests {
     }
 
     #[test]
+    fn levels_come_from_the_connector_owning_the_subject() {
+        let file = |name: &str, registry: &str| {
+            let text = format!(
+                "name = \"{name}\"\n[sink]\ntable_uri = \"/d/{{table}}\"\n[kafka]\nbrokers = \"k:1\"\n\
+                 [registry]\nurl = \"http://r\"\n{registry}"
+            );
+            Connector::from_toml(Path::new(&format!("{name}.toml")), &text, &|_| None, false)
+                .expect("valid connector")
+        };
+        let levels = Levels::new(vec![
+            file("shop", "compatibility = \"FULL\"\n"),
+            file(
+                "shop.eu",
+                "subject_compatibility = { \"shop.eu.d.t-value\" = \"NONE\" }\n",
+            ),
+        ]);
+        assert_eq!(
+            levels.of("shop.d.t-key"),
+            (Level::Full, "shop.toml".to_string())
+        );
+        assert_eq!(levels.of("shop.eu.d.t-value").0, Level::None);
+        assert_eq!(levels.of("shop.eu.d.t-key").0, Level::Backward);
+        assert_eq!(
+            levels.of("other.d.t-key"),
+            (Level::Backward, "the default".to_string())
+        );
+    }
+
+    #[test]
     fn directories_are_compared_subject_by_subject() {
         let base = tempfile::tempdir().unwrap();
         let work = tempfile::tempdir().unwrap();

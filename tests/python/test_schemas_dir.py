@@ -197,6 +197,12 @@ def test_check_reports_drift_after_alter_table_and_is_clean_once_refreshed(case)
     rc, out = binlake("check", config, "--schemas", schemas)
     assert rc == 0 and out.startswith("ok: "), out
 
+    # A table whose schema cannot be built is named, and loses no file.
+    case.sql("CREATE TABLE keyless (a INT)")
+    rc, out = binlake("schemas", "write", config, "--dir", schemas)
+    assert rc == 1 and f"table {case.db}.keyless" in out and "key_columns" in out, out
+    assert len(avsc_files(schemas)) == 4 and not any("keyless" in n for n in avsc_files(schemas)), out
+
 
 def test_shipped_shop_schemas_are_written_by_binlake_and_pass_the_ci_check(tmp_path):
     # The demo's database, loaded the way scripts/demo.sh loads it.
