@@ -20,6 +20,7 @@ pub mod logging;
 pub mod metrics;
 pub mod preflight;
 pub mod registry;
+pub mod schemas;
 pub mod sink;
 pub mod source;
 pub mod status;

@@ -40,6 +40,15 @@ enum Command {
         /// Check the files alone, without contacting any server (for CI).
         #[arg(long)]
         offline: bool,
+        /// The schemas directory whose drift from the live tables is
+        /// reported (when it holds files of the connector).
+        #[arg(long, value_name = "DIR", default_value = "schemas")]
+        schemas: PathBuf,
+    },
+    /// The key and value schemas of the captured tables, kept in git.
+    Schemas {
+        #[command(subcommand)]
+        action: SchemasAction,
     },
     /// Positions and lags of a running or stopped pipeline.
     Status {
@@ -82,6 +91,34 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum SchemasAction {
+    /// Write the key and value schema of every table the files capture,
+    /// one file per subject, from the live tables.
+    Write {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long, value_name = "DIR", default_value = "schemas")]
+        dir: PathBuf,
+    },
+    /// For CI, offline: reject a change to the schemas directory that a
+    /// subject's compatibility level would reject.
+    Check {
+        /// Compare with the directory at this git revision.
+        #[arg(long, value_name = "GIT-REV", required_unless_present = "against_dir")]
+        against: Option<String>,
+        /// Compare with another copy of the directory.
+        #[arg(long, value_name = "DIR", conflicts_with = "against")]
+        against_dir: Option<PathBuf>,
+        #[arg(long, value_name = "DIR", default_value = "schemas")]
+        dir: PathBuf,
+        /// Connector files the subjects' compatibility levels come from
+        /// (`[registry] compatibility`); BACKWARD for subjects of none.
+        #[arg(long = "connector", value_name = "FILE")]
+        connectors: Vec<PathBuf>,
+    },
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Role {
     Source,
@@ -119,7 +156,12 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             run(connector, role).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check { files, offline } => Ok(check(&files, offline).await),
+        Command::Check {
+            files,
+            offline,
+            schemas,
+        } => Ok(check(&files, offline, &schemas).await),
+        Command::Schemas { action } => schemas(action).await,
         Command::Verify { file, table, json } => {
             let connector = binlake::config::Connector::load(&file)?;
             let reports = binlake::verify::verify(&connector, table.as_deref()).await?;
@@ -276,7 +318,7 @@ async fn run(
     Ok(())
 }
 
-async fn check(files: &[PathBuf], offline: bool) -> ExitCode {
+async fn check(files: &[PathBuf], offline: bool, schemas: &std::path::Path) -> ExitCode {
     let mut failed = false;
     for file in files {
         let result = if offline {
@@ -289,7 +331,9 @@ async fn check(files: &[PathBuf], offline: bool) -> ExitCode {
                 let problems = if offline {
                     Vec::new()
                 } else {
-                    binlake::preflight::check(&connector).await
+                    let mut p = binlake::preflight::check(&connector).await;
+                    p.extend(binlake::schemas::drift::drift(&connector, schemas).await);
+                    p
                 };
                 if problems.is_empty() {
                     println!("ok: {}", file.display());
@@ -312,6 +356,90 @@ async fn check(files: &[PathBuf], offline: bool) -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+async fn schemas(action: SchemasAction) -> anyhow::Result<ExitCode> {
+    use binlake::schemas::{ci, live};
+    match action {
+        SchemasAction::Write { files, dir } => {
+            let mut failed = false;
+            for file in &files {
+                let connector = binlake::config::Connector::load(file)?;
+                let schemas = live::live_schemas(&connector).await?;
+                let report = live::write(&dir, &connector.name, &schemas)?;
+                for p in &report.written {
+                    println!("wrote {}", p.display());
+                }
+                for p in &report.removed {
+                    println!("removed {}", p.display());
+                }
+                println!(
+                    "{}: {} subjects, {} written, {} unchanged, {} removed",
+                    file.display(),
+                    schemas.subjects.len(),
+                    report.written.len(),
+                    report.unchanged.len(),
+                    report.removed.len()
+                );
+                for p in &schemas.problems {
+                    failed = true;
+                    println!("{}: {p}", file.display());
+                }
+            }
+            Ok(if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        SchemasAction::Check {
+            against,
+            against_dir,
+            dir,
+            connectors,
+        } => {
+            let loaded = connectors
+                .iter()
+                .map(|f| {
+                    binlake::config::Connector::load_offline(f).map_err(|e| anyhow::anyhow!("{e}"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let (base, base_name) = match (against, against_dir) {
+                (_, Some(d)) => (ci::Base::Dir(d.clone()), d.display().to_string()),
+                (Some(rev), None) => (ci::Base::Git(rev.clone()), rev),
+                (None, None) => anyhow::bail!("give --against GIT-REV or --against-dir DIR"),
+            };
+            let findings = ci::check(&dir, &base, &ci::Levels::new(loaded))?;
+            let mut rejected = 0;
+            for f in &findings {
+                match &f.rejected {
+                    None => println!("ok: {}: {}", f.subject, f.note),
+                    Some(why) => {
+                        rejected += 1;
+                        for w in why {
+                            println!(
+                                "rejected: {}: subject {} ({}): {w}",
+                                dir.join(binlake::schemas::layout::file_name(&f.subject))
+                                    .display(),
+                                f.subject,
+                                f.note
+                            );
+                        }
+                    }
+                }
+            }
+            println!(
+                "{} subjects in {} checked against {base_name}: {rejected} rejected",
+                findings.len(),
+                dir.display()
+            );
+            Ok(if rejected == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::patterns::{ColumnPattern, TablePattern};
+pub use crate::registry::compat::Level;
 
 /// One pipeline, as described by one connector file.
 #[derive(Debug, Clone)]
@@ -196,6 +197,21 @@ pub struct RegistryConfig {
     /// Base URL of the Confluent-compatible schema registry, without a
     /// trailing slash (so `format!("{url}/subjects")` works).
     pub url: String,
+    /// The compatibility level `schemas/` changes are held to (default
+    /// BACKWARD, the registry's own default).
+    pub compatibility: Level,
+    /// Levels of single subjects, overriding `compatibility`.
+    pub subject_compatibility: BTreeMap<String, Level>,
+}
+
+impl RegistryConfig {
+    /// The compatibility level of `subject`.
+    pub fn level_of(&self, subject: &str) -> Level {
+        self.subject_compatibility
+            .get(subject)
+            .copied()
+            .unwrap_or(self.compatibility)
+    }
 }
 
 /// `[sink]`.

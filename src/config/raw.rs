@@ -64,6 +64,9 @@ pub struct RawKafka {
 #[serde(deny_unknown_fields)]
 pub struct RawRegistry {
     pub url: Option<Str>,
+    pub compatibility: Option<Str>,
+    #[serde(default)]
+    pub subject_compatibility: BTreeMap<Str, Str>,
 }
 
 /// `[sink]`.

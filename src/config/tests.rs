@@ -282,3 +282,31 @@ fn sink_storage_takes_settings_and_refuses_credentials() {
         );
     assert!(errors(&local)[0].contains("takes no storage options"));
 }
+
+#[test]
+fn compatibility_levels_default_to_backward_and_can_be_set_per_subject() {
+    use crate::registry::compat::Level;
+    let c = load(GOOD).unwrap();
+    assert_eq!(
+        c.registry.level_of("shop.shop.orders-value"),
+        Level::Backward
+    );
+    let text = GOOD.replace(
+        "url = \"http://127.0.0.1:8081/\"",
+        "url = \"http://127.0.0.1:8081/\"\ncompatibility = \"full_transitive\"\n\
+         subject_compatibility = { \"shop.shop.orders-value\" = \"NONE\" }",
+    );
+    let c = load(&text).unwrap();
+    assert_eq!(c.registry.level_of("shop.shop.orders-value"), Level::None);
+    assert_eq!(
+        c.registry.level_of("shop.shop.orders-key"),
+        Level::FullTransitive
+    );
+    let bad = text.replace("\"NONE\"", "\"SIDEWAYS\"");
+    let lines = errors(&bad);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("key `registry.subject_compatibility.shop.shop.orders-value`: \"SIDEWAYS\" is not a compatibility level; use one of \"NONE\", \"BACKWARD\""),
+        "{lines:?}"
+    );
+}

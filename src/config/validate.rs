@@ -2,6 +2,7 @@
 //! [`Connector`] model. Every problem is recorded, so one run reports all of
 //! a file's mistakes. The larger sections have their own modules.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -108,8 +109,46 @@ fn registry(raw: &RawRegistry, ck: &mut Checker) -> Option<RegistryConfig> {
     let text = ck.text(v, "registry.url")?;
     let url = parse_http_url(&text)
         .map_err(|e| ck.invalid(Some(v.span()), "registry.url", e))
-        .ok()?;
-    Some(RegistryConfig { url })
+        .ok();
+    let compatibility = match &raw.compatibility {
+        None => Some(Level::default()),
+        Some(v) => ck
+            .text(v, "registry.compatibility")
+            .and_then(|t| level(ck, v, &t, "registry.compatibility")),
+    };
+    let mut subject_compatibility = BTreeMap::new();
+    let mut subjects_ok = true;
+    for (subject, v) in &raw.subject_compatibility {
+        let key = format!("registry.subject_compatibility.{}", subject.get_ref());
+        match ck.text(v, &key).and_then(|t| level(ck, v, &t, &key)) {
+            Some(l) => {
+                subject_compatibility.insert(subject.get_ref().clone(), l);
+            }
+            None => subjects_ok = false,
+        }
+    }
+    Some(RegistryConfig {
+        url: url?,
+        compatibility: compatibility?,
+        subject_compatibility: subjects_ok.then_some(subject_compatibility)?,
+    })
+}
+
+/// A compatibility level's name, as the registry spells it (any case).
+fn level(ck: &mut Checker, v: &Str, text: &str, key: &str) -> Option<Level> {
+    match text.parse::<Level>() {
+        Ok(l) => Some(l),
+        Err(_) => {
+            ck.report(
+                Some(v.span()),
+                key,
+                format!("{text:?} is not a compatibility level"),
+                "use one of \"NONE\", \"BACKWARD\", \"BACKWARD_TRANSITIVE\", \"FORWARD\", \
+                 \"FORWARD_TRANSITIVE\", \"FULL\", \"FULL_TRANSITIVE\"",
+            );
+            None
+        }
+    }
 }
 
 fn metrics(raw: &RawMetrics, ck: &mut Checker) -> Option<MetricsConfig> {

@@ -94,6 +94,20 @@ impl FromStr for Level {
 /// every entry is checked rather than only the first. Returns one message
 /// per failure: empty means compatible.
 pub fn check(level: Level, candidate: &Schema, previous: &[(u32, &Schema)]) -> Vec<String> {
+    let labelled: Vec<(String, &Schema)> = previous
+        .iter()
+        .map(|(version, schema)| (format!("version {version}"), *schema))
+        .collect();
+    check_labelled(level, candidate, &labelled)
+}
+
+/// [`check`] with the previous schemas named by `label` in the messages
+/// (e.g. `schemas/x.avsc at origin/main` rather than a registry version).
+pub fn check_labelled(
+    level: Level,
+    candidate: &Schema,
+    previous: &[(String, &Schema)],
+) -> Vec<String> {
     let targets = if level.is_transitive() {
         previous
     } else {
@@ -101,24 +115,33 @@ pub fn check(level: Level, candidate: &Schema, previous: &[(u32, &Schema)]) -> V
     };
     let candidate = expand_refs(candidate);
     let mut messages = Vec::new();
-    for (version, old) in targets {
+    for (label, old) in targets {
         let old = expand_refs(old);
         if level.backward() {
             if let Err(why) = can_read(&old, &candidate) {
                 messages.push(format!(
-                    "{level}: the new schema cannot read data written with version {version}: {why}"
+                    "{level}: the new schema cannot read data written with {label}: {why}"
                 ));
             }
         }
         if level.forward() {
             if let Err(why) = can_read(&candidate, &old) {
                 messages.push(format!(
-                    "{level}: version {version} cannot read data written with the new schema: {why}"
+                    "{level}: {label} cannot read data written with the new schema: {why}"
                 ));
             }
         }
     }
     messages
+}
+
+/// The named types (records, enums, fixed) `schema` defines, by full name:
+/// lets a caller check a nested record on its own, where the resolution
+/// checker names the field at fault instead of a failing union branch.
+pub fn named_types(schema: &Schema) -> HashMap<Name, Schema> {
+    let mut defs = HashMap::new();
+    collect_defs(schema, &mut defs);
+    defs
 }
 
 /// Only full compatibility counts: a partial match (a union branch or enum
