@@ -10,6 +10,7 @@ pub mod defaults;
 pub mod delta;
 pub mod dlq;
 pub mod offsets;
+pub mod predicate;
 pub mod rows;
 pub mod runner;
 pub mod truncate;
