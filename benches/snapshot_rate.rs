@@ -142,6 +142,7 @@ async fn measure(
                 after.as_deref(),
                 None,
                 chunk_rows,
+                false,
             )
             .await?;
             n += ch.rows.len() as u64;

@@ -13,6 +13,7 @@
 //! - [`metrics`]: Prometheus metrics and health endpoints.
 
 pub mod avro;
+pub mod backfill;
 pub mod config;
 pub mod event;
 pub mod kafka;

@@ -132,7 +132,7 @@ impl ChangeWriter {
             .map_err(|e| SourceError::Decode(e.to_string()))?;
         let partition = self.partition_of(&topic, &key).await?;
         if self.fresh(&topic, partition, place)? {
-            self.send(&topic, partition, &key, Some(&value), place)
+            self.send(&topic, partition, &key, Some(&value), place, None)
                 .await?;
             crate::metrics::metrics()
                 .source_events_total
@@ -145,7 +145,8 @@ impl ChangeWriter {
                 ..place.clone()
             };
             if self.fresh(&topic, partition, &tombstone)? {
-                self.send(&topic, partition, &key, None, &tombstone).await?;
+                self.send(&topic, partition, &key, None, &tombstone, None)
+                    .await?;
             }
         }
         Ok(())
@@ -271,6 +272,7 @@ impl ChangeWriter {
         key: &[u8],
         value: Option<&[u8]>,
         place: &RecordPlace,
+        marker: Option<&[u8]>,
     ) -> Result<(), KafkaError> {
         while self.in_flight.len() >= MAX_IN_FLIGHT {
             self.await_oldest().await?;
@@ -287,9 +289,15 @@ impl ChangeWriter {
                 value: Some(value),
             });
         }
+        if let Some(m) = marker {
+            headers = headers.insert(Header {
+                key: crate::backfill::MARKER_HEADER,
+                value: Some(m),
+            });
+        }
         // An empty key is a null key: a truncate record, which also says how
         // many partitions received it (the sink waits for all of them).
-        if key.is_empty() {
+        if key.is_empty() && marker.is_none() {
             let n = self
                 .topics
                 .get(topic)
@@ -472,7 +480,7 @@ impl ChangeWriter {
         let partitions = self.topics.get(&topic).map_or(1, |s| s.partitions);
         for partition in 0..partitions {
             if self.fresh(&topic, partition, place)? {
-                self.send(&topic, partition, &[], Some(&value), place)
+                self.send(&topic, partition, &[], Some(&value), place, None)
                     .await?;
             }
         }
@@ -481,6 +489,27 @@ impl ChangeWriter {
             .source_events_total
             .with_label_values(&[&table.qualified_name(), event.op.code()])
             .inc();
+        Ok(())
+    }
+}
+
+impl ChangeWriter {
+    /// A repairing backfill chunk's marker (see [`crate::backfill`]): a
+    /// record with a null key and a null value, the marker in its header,
+    /// on partition 0 of the table's topic. Its place among the table's
+    /// records does not matter, so one partition suffices.
+    pub async fn write_marker(
+        &mut self,
+        table: &crate::event::TableSchema,
+        marker: &crate::backfill::RepairMarker,
+        place: &RecordPlace,
+    ) -> Result<(), SourceError> {
+        let topic = topic_for(&self.connector.name, &table.db, &table.table);
+        let json = serde_json::to_vec(marker).map_err(|e| SourceError::Decode(e.to_string()))?;
+        self.partition_of(&topic, &[]).await?;
+        if self.fresh(&topic, 0, place)? {
+            self.send(&topic, 0, &[], None, place, Some(&json)).await?;
+        }
         Ok(())
     }
 }

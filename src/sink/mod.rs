@@ -11,6 +11,7 @@ pub mod delta;
 pub mod dlq;
 pub mod freshness;
 pub mod offsets;
+pub mod predicate;
 pub mod rows;
 pub mod runner;
 pub mod truncate;

@@ -29,6 +29,7 @@ use super::rows;
 use super::truncate;
 use super::SinkError;
 use crate::avro::RegistryClient;
+use crate::backfill::{RepairMarker, MARKER_HEADER};
 use crate::config::{Connector, DeleteMode, SinkConfig};
 use crate::kafka::writer::now_ms;
 use crate::kafka::{client_config, ClientKind};
@@ -161,6 +162,8 @@ struct Pending {
     message: OwnedMessage,
     /// `None`: a tombstone, which only advances the offset.
     record: Option<SinkRecord>,
+    /// A repairing backfill's marker (a record with no key and no value).
+    marker: Option<Arc<RepairMarker>>,
 }
 
 /// One topic's table and the records waiting for it.
@@ -308,6 +311,13 @@ pub async fn run(
                         None
                     }
                 };
+                let marker = match marker_of(&msg) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        dlq.send(&msg, "undecodable", &e).await?;
+                        None
+                    }
+                };
                 let state = topics.entry(topic.clone()).or_insert_with(|| TopicState {
                     topic: topic.clone(),
                     target: None,
@@ -327,7 +337,7 @@ pub async fn run(
                 if record.is_some() {
                     state.rows += 1;
                 }
-                state.pending.push(Pending { partition: msg.partition(), offset: msg.offset(), message: msg, record });
+                state.pending.push(Pending { partition: msg.partition(), offset: msg.offset(), message: msg, record, marker });
                 if state.rows >= sink.max_batch_rows {
                     flush(&connector, &sink, &mut offsets, &dlq, state).await?;
                     offsets.maybe_commit(&consumer);
@@ -335,6 +345,23 @@ pub async fn run(
             }
         }
     }
+}
+
+/// The backfill marker a record without key and value carries, if any.
+fn marker_of(msg: &OwnedMessage) -> Result<Option<Arc<RepairMarker>>, String> {
+    use rdkafka::message::Headers;
+    if msg.payload().is_some() || msg.key().is_some() {
+        return Ok(None);
+    }
+    let Some(h) = msg
+        .headers()
+        .and_then(|h| h.iter().find(|h| h.key == MARKER_HEADER))
+    else {
+        return Ok(None);
+    };
+    serde_json::from_slice(h.value.unwrap_or_default())
+        .map(|m| Some(Arc::new(m)))
+        .map_err(|e| format!("a {MARKER_HEADER} header that is not a backfill marker: {e}"))
 }
 
 fn default_instance(name: &str) -> String {
@@ -738,16 +765,23 @@ async fn apply_once(
             txns.push(Transaction::new(app_id, offset));
         }
     }
+    let unapplied = |p: &&Pending| {
+        applied_before
+            .get(&p.partition)
+            .is_none_or(|&v| p.offset > v)
+            // Rows before a truncate are dropped: it deletes them anyway.
+            && truncate_at.is_none_or(|at| at.get(&p.partition).is_none_or(|&t| p.offset > t))
+    };
+    let markers: Vec<&RepairMarker> = state
+        .pending
+        .iter()
+        .filter(unapplied)
+        .filter_map(|p| p.marker.as_deref())
+        .collect();
     let fresh: Vec<&SinkRecord> = state
         .pending
         .iter()
-        .filter(|p| {
-            applied_before
-                .get(&p.partition)
-                .is_none_or(|&v| p.offset > v)
-        })
-        // Rows before a truncate are dropped: it deletes them anyway.
-        .filter(|p| truncate_at.is_none_or(|at| at.get(&p.partition).is_none_or(|&t| p.offset > t)))
+        .filter(unapplied)
         .filter_map(|p| p.record.as_ref())
         .filter(|r| r.op != ChangeOp::Truncate)
         .collect();
@@ -772,6 +806,8 @@ async fn apply_once(
     }
     if let Some(r) = fresh.first() {
         state.key = r.key_fields.to_vec();
+    } else if let (true, Some(m)) = (state.key.is_empty(), markers.first()) {
+        state.key = m.key.clone();
     }
     let key = state.key.clone();
 
@@ -826,10 +862,22 @@ async fn apply_once(
         .or_else(|| target.schema().cloned())
         .ok_or_else(|| SinkError::Config("table without schema".into()))?;
     let images = rows::build_batch(&schema, &fresh, &state.history)?;
-    let hard_delete: Vec<bool> = fresh
+    let mut hard_delete: Vec<bool> = fresh
         .iter()
         .map(|r| r.op == ChangeOp::Delete && !soft)
         .collect();
+    // Rows a repairing backfill covers that MySQL no longer holds: deletes
+    // after the batch's own changes (see crate::backfill).
+    let repaired = target.backfill_deletes(&key, &images, &markers).await?;
+    let repaired_rows = repaired.as_ref().map_or(0, |b| b.num_rows());
+    let images = match repaired {
+        Some(deletes) => {
+            hard_delete.extend(std::iter::repeat_n(!soft, deletes.num_rows()));
+            deltalake::arrow::compute::concat_batches(&schema, [&images, &deletes])
+                .map_err(rows::RowsError::from)?
+        }
+        None => images,
+    };
     let started = Instant::now();
     let applied = target
         .apply_with(
@@ -851,6 +899,11 @@ async fn apply_once(
         m.sink_rows_total
             .with_label_values(&[state.table_label.as_str(), r.op.code()])
             .inc();
+    }
+    if repaired_rows > 0 {
+        m.sink_rows_total
+            .with_label_values(&[state.table_label.as_str(), "d"])
+            .inc_by(repaired_rows as u64);
     }
     state.applied += fresh.len() as u64;
     state.commits += 1;
@@ -891,6 +944,7 @@ mod tests {
             offset,
             message,
             record: None,
+            marker: None,
         }
     }
 

@@ -128,6 +128,27 @@ impl FileKeys {
             .map(move |i| self.rows[i])
     }
 
+    /// Every (key, row position) with `after < key <= through` (`None`: no
+    /// bound), in key order.
+    pub fn range<'a>(
+        &'a self,
+        after: Option<&'a [u8]>,
+        through: Option<&'a [u8]>,
+    ) -> impl Iterator<Item = (&'a [u8], u32)> + 'a {
+        let (mut lo, mut hi) = (0usize, self.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if after.is_some_and(|a| self.key(mid) <= a) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        (lo..self.len())
+            .take_while(move |&i| through.is_none_or(|t| self.key(i) <= t))
+            .map(move |i| (self.key(i), self.rows[i]))
+    }
+
     pub fn heap_bytes(&self) -> usize {
         self.data.capacity() + 4 * (self.ends.capacity() + self.rows.capacity())
     }

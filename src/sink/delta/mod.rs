@@ -17,6 +17,7 @@ pub mod files;
 pub mod keys;
 pub mod probe;
 pub mod progress;
+mod repair;
 pub mod storage;
 mod upkeep;
 mod vacuum;

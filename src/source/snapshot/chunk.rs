@@ -43,7 +43,7 @@ impl KeyParam {
         }
     }
 
-    fn to_my(&self) -> My {
+    pub fn to_my(&self) -> My {
         match self {
             KeyParam::Null => My::NULL,
             KeyParam::Int(i) => My::Int(*i),
@@ -74,19 +74,56 @@ pub struct Chunk {
     /// Fewer rows than asked for: the range is read to its end.
     pub exhausted: bool,
     pub read_ts_ms: i64,
+    /// A repairing backfill's chunk: the key of every row read (matching
+    /// the predicate or not), for the marker's `keep`.
+    pub keys: Vec<Vec<serde_json::Value>>,
 }
 
 /// `SELECT cols FROM t WHERE key > after AND (predicate) ORDER BY key LIMIT n`.
+/// A repairing backfill reads every row of the key range instead, with the
+/// predicate as a last column (`(predicate) IS TRUE`): the marker must list
+/// every key MySQL holds in the range, matching or not.
 pub fn select_sql(
     table: &SnapshotTable,
     after: bool,
     predicate: Option<&str>,
     limit: usize,
+    repair: bool,
 ) -> String {
     let schema = &table.schema;
     let cols: Vec<&str> = schema.columns.iter().map(|c| c.name.as_str()).collect();
     let keys: Vec<&str> = schema.key_columns().map(|c| c.name.as_str()).collect();
-    keyset::select_sql(&table.quoted_table(), &cols, &keys, after, predicate, limit)
+    let quoted = &table.quoted_table();
+    match predicate {
+        Some(p) if repair => {
+            let sql = keyset::select_sql(quoted, &cols, &keys, after, None, limit);
+            let head: Vec<String> = cols.iter().map(|c| keyset::quote(c)).collect();
+            let head = format!("SELECT {}", head.join(", "));
+            format!("{head}, (({p}) IS TRUE){}", &sql[head.len()..])
+        }
+        _ => keyset::select_sql(quoted, &cols, &keys, after, predicate, limit),
+    }
+}
+
+/// A key as bound to the chunk query, as marker JSON (see [`crate::backfill`]).
+pub fn key_json(
+    table: &SnapshotTable,
+    key: &[KeyParam],
+) -> Result<Vec<serde_json::Value>, SourceError> {
+    key.iter()
+        .zip(&table.schema.key)
+        .map(|(p, &i)| {
+            let how = *table.read_as.get(i).ok_or_else(|| {
+                SourceError::Snapshot(format!(
+                    "{}: key column {i} has no reader",
+                    table.qualified_name()
+                ))
+            })?;
+            let v = values::convert(how, p.to_my())
+                .map_err(|e| SourceError::Decode(format!("{}: key {e}", table.qualified_name())))?;
+            Ok(crate::backfill::key_json(&v))
+        })
+        .collect()
 }
 
 /// Parameters for [`select_sql`]'s key condition.
@@ -109,8 +146,10 @@ pub async fn read(
     after: Option<&[KeyParam]>,
     predicate: Option<&str>,
     limit: usize,
+    repair: bool,
 ) -> Result<Chunk, SourceError> {
-    let sql = select_sql(table, after.is_some(), predicate, limit);
+    let sql = select_sql(table, after.is_some(), predicate, limit, repair);
+    let flagged = repair && predicate.is_some();
     let mut conn = pool.get_conn().await.map_err(SourceError::connect)?;
     let mut opts = TxOpts::new();
     opts.with_consistent_snapshot(true).with_readonly(true);
@@ -177,8 +216,16 @@ pub async fn read(
             .collect()
     });
     let mut rows = Vec::with_capacity(raw.len());
+    let mut keys = Vec::new();
     for r in raw {
-        let values = r.unwrap();
+        let mut values = r.unwrap();
+        // The predicate's column: 1 when the row matches.
+        let matched = match flagged.then(|| values.pop()) {
+            None => true,
+            Some(Some(My::Int(1) | My::UInt(1))) => true,
+            Some(Some(My::Bytes(b))) => b == b"1",
+            Some(_) => false,
+        };
         let mut row = Vec::with_capacity(values.len());
         for ((v, how), col) in values
             .into_iter()
@@ -189,7 +236,12 @@ pub async fn read(
                 SourceError::Decode(format!("{}.{}: {e}", table.qualified_name(), col.name))
             })?);
         }
-        rows.push(row);
+        if repair {
+            keys.push(crate::backfill::row_key_json(&table.schema, &row));
+        }
+        if matched {
+            rows.push(row);
+        }
     }
     Ok(Chunk {
         rows,
@@ -197,6 +249,7 @@ pub async fn read(
         high,
         exhausted,
         read_ts_ms: crate::kafka::writer::now_ms(),
+        keys,
     })
 }
 
@@ -230,12 +283,16 @@ mod tests {
     fn keyset_query_for_composite_keys() {
         let t = table(vec![0, 1]);
         assert_eq!(
-            select_sql(&t, true, Some("c > 3"), 10),
+            select_sql(&t, true, Some("c > 3"), 10, false),
             "SELECT `a`, `b`, `c` FROM `d`.`t` WHERE ((`a` > ?) OR (`a` = ? AND `b` > ?)) AND (c > 3) ORDER BY `a`, `b` LIMIT 10"
         );
         assert_eq!(
-            select_sql(&t, false, None, 5),
+            select_sql(&t, false, None, 5, false),
             "SELECT `a`, `b`, `c` FROM `d`.`t` ORDER BY `a`, `b` LIMIT 5"
+        );
+        assert_eq!(
+            select_sql(&t, false, Some("c > 3"), 5, true),
+            "SELECT `a`, `b`, `c`, ((c > 3) IS TRUE) FROM `d`.`t` ORDER BY `a`, `b` LIMIT 5"
         );
         let p = [KeyParam::Int(1), KeyParam::Bytes("6162".into())];
         assert_eq!(

@@ -174,6 +174,12 @@ async fn run_job(r: &Reader, job: &Job, progress: &Progress) -> Result<(), Sourc
         job.rows,
     );
     tracing::info!(table = %job.table, job = %job.id, predicate = job.predicate.as_deref().unwrap_or(""), resume_after = ?job.after, "snapshot of table started");
+    // A backfill replaces what the lake holds for the rows it covers when
+    // the lake can order the table's keys as MySQL does (see crate::backfill).
+    let mut repair = !job.initial && crate::backfill::key_is_orderable(&t.schema);
+    if !job.initial && !repair {
+        tracing::warn!(table = %job.table, job = %job.id, "the table's key has a character or floating-point column, which the lake cannot order as MySQL does: this backfill only upserts, and rows MySQL no longer has stay in Delta");
+    }
     let limit = r.config.snapshot_chunk_rows;
     let mut after = job.after.clone();
     let mut pending: Option<oneshot::Receiver<()>> = None;
@@ -192,8 +198,13 @@ async fn run_job(r: &Reader, job: &Job, progress: &Progress) -> Result<(), Sourc
             .await
             .map_err(gone)?;
         let (window, opened_at, seen) = opened.await.map_err(gone)?;
+        let since = crate::backfill::Since {
+            file: opened_at.0.clone(),
+            pos: opened_at.1,
+            gtids: seen.as_ref().map(|s| s.to_string()),
+        };
         let mut delay = Duration::from_millis(200);
-        let chunk = loop {
+        let mut chunk = loop {
             let read = async {
                 visible::wait_visible(&r.pool, r.flavour, seen.as_deref()).await?;
                 chunk::read(
@@ -203,6 +214,7 @@ async fn run_job(r: &Reader, job: &Job, progress: &Progress) -> Result<(), Sourc
                     after.as_deref(),
                     job.predicate.as_deref(),
                     limit,
+                    repair,
                 )
                 .await
             };
@@ -219,7 +231,10 @@ async fn run_job(r: &Reader, job: &Job, progress: &Progress) -> Result<(), Sourc
                 Err(SourceError::ShapeChanged(_)) => {
                     tracing::info!(table = %job.table, "the table's columns changed; reading its shape again before the chunk");
                     t = match load_table(r, &job.table, db, name).await {
-                        Ok(t) => t,
+                        Ok(t) => {
+                            repair = repair && crate::backfill::key_is_orderable(&t.schema);
+                            t
+                        }
                         Err(e) => {
                             let _ = r.requests.send(Request::Close(window)).await;
                             return Err(e);
@@ -244,6 +259,28 @@ async fn run_job(r: &Reader, job: &Job, progress: &Progress) -> Result<(), Sourc
         }
         let last = chunk.exhausted;
         let rows = chunk.rows.len() as u64;
+        let cover = if repair {
+            let lower = match after.as_deref() {
+                Some(a) => Some(chunk::key_json(&t, a)?),
+                None => None,
+            };
+            Some(Box::new(crate::backfill::RepairMarker {
+                job: job.id.clone(),
+                table: job.table.clone(),
+                key: t.schema.key_columns().map(|c| c.name.clone()).collect(),
+                after: lower,
+                through: if last {
+                    None
+                } else {
+                    chunk.keys.last().cloned()
+                },
+                keep: std::mem::take(&mut chunk.keys),
+                predicate: job.predicate.clone(),
+                since: since.clone(),
+            }))
+        } else {
+            None
+        };
         if chunk.last_key.is_some() {
             after = chunk.last_key.clone();
         }
@@ -257,6 +294,7 @@ async fn run_job(r: &Reader, job: &Job, progress: &Progress) -> Result<(), Sourc
                 last,
                 initial: job.initial,
                 ack,
+                repair: cover,
             }))
             .await
             .map_err(gone)?;

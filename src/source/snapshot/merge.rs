@@ -229,6 +229,19 @@ impl SnapshotMerge {
                 };
                 writer.write(&event, &place).await?;
             }
+            if let Some(marker) = &ready.repair {
+                self.last_index = (self.last_index + 1).max(now_micros());
+                let place = RecordPlace {
+                    order: ChangeOrder::new(
+                        &read_point.0,
+                        read_point.1.saturating_sub(1),
+                        self.last_index,
+                    ),
+                    mark: mark.clone(),
+                    snapshot: true,
+                };
+                writer.write_marker(&ready.schema, marker, &place).await?;
+            }
             metrics()
                 .snapshot_rows_total
                 .with_label_values(&[&table])

@@ -30,6 +30,9 @@ pub struct ReadyChunk {
     pub initial: bool,
     /// Told once the chunk's rows are handed to Kafka.
     pub ack: oneshot::Sender<()>,
+    /// A repairing backfill's cover, written as a marker after the rows;
+    /// the window's changed keys join its `keep`.
+    pub repair: Option<Box<crate::backfill::RepairMarker>>,
 }
 
 struct Window {
@@ -37,6 +40,8 @@ struct Window {
     db: String,
     table: String,
     changed: HashSet<Vec<u8>>,
+    /// The same keys as marker JSON (for a repairing backfill's `keep`).
+    changed_keys: Vec<Vec<serde_json::Value>>,
     /// A TRUNCATE passed: every row the chunk read is gone or streamed after it.
     truncated: bool,
 }
@@ -62,6 +67,7 @@ impl Windows {
             db: db.to_string(),
             table: table.to_string(),
             changed: HashSet::new(),
+            changed_keys: Vec::new(),
             truncated: false,
         });
         self.next_id
@@ -110,7 +116,12 @@ impl Windows {
             }
             let k = key.get_or_insert_with(|| event.key_row().map(|r| key_bytes(schema, r)));
             if let Some(k) = k {
-                w.changed.insert(k.clone());
+                if w.changed.insert(k.clone()) {
+                    if let Some(r) = event.key_row() {
+                        w.changed_keys
+                            .push(crate::backfill::row_key_json(schema, r));
+                    }
+                }
             }
         }
     }
@@ -138,13 +149,16 @@ impl Windows {
             }
             let mut ready = self.ready.remove(i);
             let rows = std::mem::take(&mut ready.chunk.rows);
-            let (changed, truncated) = self
+            let (changed, changed_keys, truncated) = self
                 .open
                 .iter()
                 .position(|w| w.id == ready.window)
                 .map(|p| self.open.remove(p))
-                .map(|w| (w.changed, w.truncated))
+                .map(|w| (w.changed, w.changed_keys, w.truncated))
                 .unwrap_or_default();
+            if let Some(m) = ready.repair.as_mut() {
+                m.keep.extend(changed_keys);
+            }
             // A truncate since the job began does not matter: this chunk
             // was read after it, or its own window saw it.
             let since = self
@@ -239,6 +253,7 @@ mod tests {
             high: ("b.000001".into(), high),
             exhausted: false,
             read_ts_ms: 0,
+            keys: vec![],
         };
         let r = ReadyChunk {
             window,
@@ -248,6 +263,7 @@ mod tests {
             last: false,
             initial: true,
             ack,
+            repair: None,
         };
         (r, rx)
     }
