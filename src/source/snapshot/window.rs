@@ -84,6 +84,7 @@ impl Windows {
             db: db.to_string(),
             table: table.to_string(),
             changed: HashSet::new(),
+            changed_keys: Vec::new(),
             truncated: false,
         };
         self.since.push((job.to_string(), window));
