@@ -5,6 +5,8 @@
 //! coalesced ([`offsets`]); a TRUNCATE waits for every partition
 //! ([`truncate`]).
 
+mod batch;
+mod consumer;
 pub mod decode;
 pub mod defaults;
 pub mod delta;

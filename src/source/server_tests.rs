@@ -106,7 +106,8 @@ fn mysql_status_is_read_by_column_name() {
             file: "binlog.000007".into(),
             pos: 1234,
             executed_gtid_set: Some(
-                "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5,4e11fa47-71ca-11e1-9e33-c80aa9429562:1-2".into()
+                "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5,4e11fa47-71ca-11e1-9e33-c80aa9429562:1-2"
+                    .into()
             ),
         }
     );
@@ -200,9 +201,8 @@ fn settings_pass_and_name_each_fix() {
     bad[5].1 = "PARTIAL_JSON".into();
     let p = settings_problems(&bad);
     assert_eq!(p.len(), 3, "{p:?}");
-    assert!(p[0].starts_with(
-        "MySQL setting binlog_row_metadata=MINIMAL (set binlog_row_metadata=FULL)"
-    ));
+    assert!(p[0]
+        .starts_with("MySQL setting binlog_row_metadata=MINIMAL (set binlog_row_metadata=FULL)"));
     assert!(
         p[1].contains("SET PERSIST binlog_transaction_compression=OFF"),
         "{p:?}"
