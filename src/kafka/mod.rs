@@ -5,6 +5,7 @@ pub mod admin;
 pub mod offsets;
 pub mod partition;
 pub mod producer;
+pub mod refusal;
 pub mod resume;
 pub mod writer;
 
