@@ -6,6 +6,7 @@ pub mod heartbeat;
 pub mod offsets;
 pub mod partition;
 pub mod producer;
+pub mod refusal;
 pub mod resume;
 pub mod writer;
 

@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use serde::{Deserialize, Serialize};
 
 use super::admin::{Admin, TopicSpec};
-use super::{resume, KafkaError};
+use super::{refusal, resume, KafkaError};
 use crate::config::KafkaConfig;
 use crate::source::position::Position;
 
@@ -89,12 +89,13 @@ impl PositionStore {
             .key(self.key.as_bytes())
             .payload(&payload)
             .partition(0);
+        // A refused position record stops the source like a refused change.
         producer
             .send(record, Duration::from_secs(60))
             .await
-            .map_err(|(e, _)| KafkaError::Delivery {
-                topic: self.topic.clone(),
-                message: e.to_string(),
+            .map_err(|(e, _)| {
+                let fatal = producer.client().fatal_error();
+                refusal::delivery_error(self.topic.clone(), e, payload.len(), fatal)
             })?;
         Ok(())
     }

@@ -1,8 +1,9 @@
-//! The source's producer: transactional where the broker supports it (data
-//! and position commit together), otherwise idempotent, with duplicates
-//! after a restart removed by the binlog order kept in each record.
+//! The source's producer: idempotent by default, with duplicates after a
+//! restart removed by the binlog order kept in each record; with
+//! `kafka.transactions = true`, transactional (data and position commit
+//! together) where the broker supports it.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::ClientConfig;
@@ -11,6 +12,8 @@ use super::{client_config, ClientKind, KafkaError};
 use crate::config::KafkaConfig;
 
 const TXN_TIMEOUT: Duration = Duration::from_secs(60);
+/// librdkafka's default `transaction.timeout.ms`.
+const DEFAULT_TXN_TIMEOUT_MS: u64 = 60_000;
 
 /// Producer settings binlake relies on: idempotence keeps per-partition
 /// order through retries; the queue bound keeps memory flat.
@@ -43,6 +46,22 @@ pub struct SourceProducer {
     pub producer: FutureProducer,
     pub transactional: bool,
     in_transaction: bool,
+    /// When the open Kafka transaction began.
+    began_at: Option<Instant>,
+    /// Half the broker-enforced `transaction.timeout.ms`: a Kafka
+    /// transaction open longer is committed before the broker aborts it.
+    pub split_after: Duration,
+}
+
+/// Half of `transaction.timeout.ms` (from `[kafka.options]`, else
+/// librdkafka's default of 60 s).
+fn split_after(kafka: &KafkaConfig) -> Duration {
+    let ms = kafka
+        .options
+        .get("transaction.timeout.ms")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(DEFAULT_TXN_TIMEOUT_MS);
+    Duration::from_millis(ms / 2)
 }
 
 impl SourceProducer {
@@ -62,11 +81,7 @@ impl SourceProducer {
                  (kafka.transactions = false)"
             );
             let producer = config(kafka).create().map_err(client_err(kafka))?;
-            return Ok(SourceProducer {
-                producer,
-                transactional: false,
-                in_transaction: false,
-            });
+            return Ok(SourceProducer::new(producer, false, kafka));
         }
         let mut txn_config = config(kafka);
         txn_config.set("transactional.id", format!("{name}-source"));
@@ -74,11 +89,7 @@ impl SourceProducer {
         match probe(&producer, name, probe_topic).await {
             Ok(()) => {
                 tracing::info!("Kafka transactions available: data and position commit atomically");
-                Ok(SourceProducer {
-                    producer,
-                    transactional: true,
-                    in_transaction: false,
-                })
+                Ok(SourceProducer::new(producer, true, kafka))
             }
             Err(reason) => {
                 tracing::info!(
@@ -86,12 +97,18 @@ impl SourceProducer {
                     "Kafka transactions unavailable: idempotent producer, restarts skip records a partition already holds"
                 );
                 let producer = config(kafka).create().map_err(client_err(kafka))?;
-                Ok(SourceProducer {
-                    producer,
-                    transactional: false,
-                    in_transaction: false,
-                })
+                Ok(SourceProducer::new(producer, false, kafka))
             }
+        }
+    }
+
+    fn new(producer: FutureProducer, transactional: bool, kafka: &KafkaConfig) -> Self {
+        SourceProducer {
+            producer,
+            transactional,
+            in_transaction: false,
+            began_at: None,
+            split_after: split_after(kafka),
         }
     }
 
@@ -100,8 +117,18 @@ impl SourceProducer {
         if self.transactional && !self.in_transaction {
             self.producer.begin_transaction().map_err(txn_err)?;
             self.in_transaction = true;
+            self.began_at = Some(Instant::now());
         }
         Ok(())
+    }
+
+    /// Whether the open Kafka transaction has been open longer than
+    /// `split_after` (false when none is open).
+    pub fn due_for_split(&self) -> bool {
+        self.in_transaction
+            && self
+                .began_at
+                .is_some_and(|t| t.elapsed() >= self.split_after)
     }
 
     /// Commits the open transaction, if any.

@@ -16,7 +16,7 @@ use super::heartbeat::{Heartbeat, HeartbeatStore};
 use super::offsets::{PositionStore, StoredPosition};
 use super::partition::partition_for;
 use super::producer::SourceProducer;
-use super::{resume, KafkaError};
+use super::{refusal, resume, KafkaError};
 use crate::avro::names::{topic_for, value_subject};
 use crate::avro::{encode, wire, CodecCache};
 use crate::config::Connector;
@@ -48,6 +48,9 @@ struct TopicState {
 pub struct WriterStats {
     pub produced: u64,
     pub skipped: u64,
+    /// Kafka transactions committed inside a MySQL transaction that
+    /// outlasted half of `transaction.timeout.ms` (transactional mode).
+    pub splits: u64,
 }
 
 pub struct ChangeWriter {
@@ -62,6 +65,9 @@ pub struct ChangeWriter {
     prefetched: bool,
     /// A record was refused: no position is stored by this writer again.
     failed: bool,
+    /// Records of a MySQL transaction whose commit has not been seen yet
+    /// were sent: in transactional mode no Kafka transaction ends here.
+    mid_transaction: bool,
     tails: HashMap<String, Vec<Option<Tail>>>,
     in_flight: VecDeque<(String, DeliveryFuture)>,
     pub stats: WriterStats,
@@ -94,6 +100,7 @@ impl ChangeWriter {
             topics: HashMap::new(),
             prefetched: false,
             failed: false,
+            mid_transaction: false,
             tails: HashMap::new(),
             in_flight: VecDeque::new(),
             stats: WriterStats::default(),
@@ -277,7 +284,13 @@ impl ChangeWriter {
         while self.in_flight.len() >= MAX_IN_FLIGHT {
             self.await_oldest().await?;
         }
+        if self.producer.due_for_split() {
+            self.split().await?;
+        }
         self.producer.begin()?;
+        if !place.snapshot {
+            self.mid_transaction = true;
+        }
         let order = place.order.encode();
         let mut headers = OwnedHeaders::new().insert(Header {
             key: ChangeOrder::HEADER,
@@ -333,11 +346,8 @@ impl ChangeWriter {
                     }
                 }
                 Err((e, _)) => {
-                    return Err(delivery_error(
-                        topic.to_string(),
-                        e,
-                        key.len() + value.map_or(0, <[u8]>::len),
-                    ))
+                    let size = key.len() + value.map_or(0, <[u8]>::len);
+                    return Err(self.refused(topic.to_string(), e, size));
                 }
             }
         }
@@ -351,18 +361,7 @@ impl ChangeWriter {
             Ok(Ok(_)) => Ok(()),
             Ok(Err((e, msg))) => {
                 let size = msg.key().map_or(0, <[u8]>::len) + msg.payload().map_or(0, <[u8]>::len);
-                // With the gapless guarantee a refusal turns the producer
-                // fatal; its first error says what was refused.
-                let e = match self.producer.producer.client().fatal_error() {
-                    Some((code, reason))
-                        if e.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal) =>
-                    {
-                        tracing::error!(%topic, %reason, "the Kafka producer failed on a refused record");
-                        RdError::MessageProduction(code)
-                    }
-                    _ => e,
-                };
-                Err(delivery_error(topic, e, size))
+                Err(self.refused(topic, e, size))
             }
             Err(_) => Err(KafkaError::Delivery {
                 topic,
@@ -375,6 +374,16 @@ impl ChangeWriter {
         result
     }
 
+    /// A record failed: no position is stored by this writer again.
+    fn refused(&mut self, topic: String, e: RdError, size: usize) -> KafkaError {
+        self.failed = true;
+        let fatal = self.producer.producer.client().fatal_error();
+        if let Some((_, reason)) = &fatal {
+            tracing::error!(%topic, %reason, "the Kafka producer failed");
+        }
+        refusal::delivery_error(topic, e, size, fatal)
+    }
+
     /// Waits until the broker has every queued record.
     pub async fn flush(&mut self) -> Result<(), KafkaError> {
         while !self.in_flight.is_empty() {
@@ -383,22 +392,63 @@ impl ChangeWriter {
         Ok(())
     }
 
+    /// Whether [`commit`](Self::commit) would store a position now: not in
+    /// transactional mode inside a MySQL transaction.
+    pub fn can_store(&self) -> bool {
+        !(self.producer.transactional && self.mid_transaction)
+    }
+
+    /// The MySQL transaction whose changes were being written has committed
+    /// (the stream handed on its commit position).
+    pub fn end_of_transaction(&mut self) {
+        self.mid_transaction = false;
+    }
+
+    /// Commits the open Kafka transaction inside a MySQL transaction that
+    /// has outlasted half of `transaction.timeout.ms`, before the broker
+    /// aborts it, without a position: the stored one stays before the
+    /// MySQL transaction, and a restart inside it skips what landed by the
+    /// partition tails, as on the default path.
+    async fn split(&mut self) -> Result<(), KafkaError> {
+        self.flush().await?;
+        if self.failed {
+            return Err(self.refused_earlier());
+        }
+        self.producer.commit().await?;
+        self.stats.splits += 1;
+        tracing::info!(
+            after = ?self.producer.split_after,
+            "a MySQL transaction outlasted half of transaction.timeout.ms: its Kafka transaction \
+             committed without a position (a restart inside it skips what landed)"
+        );
+        Ok(())
+    }
+
+    fn refused_earlier(&self) -> KafkaError {
+        // A record of this writer was refused: the position reached may
+        // lie past it. The last position stored stays the truth.
+        KafkaError::Delivery {
+            topic: self.connector.offsets_topic(),
+            message: "a record was refused earlier; the position is not stored past it".into(),
+        }
+    }
+
     /// Records a resume position once everything before it is in Kafka; in
-    /// transactional mode the position commits with the data.
+    /// transactional mode the position commits with the data, and only at
+    /// a MySQL transaction boundary: inside one it returns `Ok(false)`,
+    /// storing nothing and leaving the Kafka transaction open.
     pub async fn commit(
         &mut self,
         position: &Position,
         source_ts_ms: i64,
         snapshot: Option<&SnapshotState>,
-    ) -> Result<(), KafkaError> {
+    ) -> Result<bool, KafkaError> {
+        if !self.can_store() {
+            return Ok(false);
+        }
         self.flush().await?;
         if self.failed {
-            // A record of this writer was refused: the position reached
-            // may lie past it. The last position stored stays the truth.
-            return Err(KafkaError::Delivery {
-                topic: self.connector.offsets_topic(),
-                message: "a record was refused earlier; the position is not stored past it".into(),
-            });
+            return Err(self.refused_earlier());
         }
         self.producer.begin()?;
         let stored = StoredPosition {
@@ -408,7 +458,29 @@ impl ChangeWriter {
             snapshot: snapshot.cloned(),
         };
         self.store.save(&self.producer.producer, &stored).await?;
-        self.producer.commit().await
+        self.producer.commit().await?;
+        Ok(true)
+    }
+
+    /// Stores the position and closes the writer (shutdown, or a stop on a
+    /// lasting error). Stopped inside a MySQL transaction in transactional
+    /// mode, the open Kafka transaction is aborted instead: the position
+    /// stored last stays, and a restart writes the rest again from there.
+    pub async fn close(
+        mut self,
+        position: &Position,
+        source_ts_ms: i64,
+        snapshot: Option<&SnapshotState>,
+    ) -> Result<(), KafkaError> {
+        if self.commit(position, source_ts_ms, snapshot).await? {
+            return Ok(());
+        }
+        tracing::info!(
+            "stopped inside a MySQL transaction: its open Kafka transaction is aborted; the restart \
+             resumes from the position stored last"
+        );
+        self.abandon().await;
+        Ok(())
     }
 
     /// Says that every change committed in MySQL before `ts_ms` is in Kafka,
@@ -528,25 +600,6 @@ async fn blocking_read<T: Send + 'static>(
             topic: topic.to_string(),
             message: e.to_string(),
         })?
-}
-
-/// A failed record: retrying cannot help when Kafka refuses the record
-/// itself, so that stops the source with the fix; anything else is retried.
-fn delivery_error(topic: String, e: RdError, size: usize) -> KafkaError {
-    match e.rdkafka_error_code() {
-        Some(RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::InvalidRecord) => KafkaError::Rejected {
-            topic,
-            message: format!(
-                "a record of {size} bytes was refused ({e}); raise \"message.max.bytes\" in [kafka.options] \
-                 and the topic's max.message.bytes"
-            ),
-        },
-        Some(RDKafkaErrorCode::TopicAuthorizationFailed) => KafkaError::Rejected {
-            topic,
-            message: format!("{e}; grant the connector's Kafka user write access to the topic"),
-        },
-        _ => KafkaError::Delivery { topic, message: e.to_string() },
-    }
 }
 
 pub fn now_ms() -> i64 {

@@ -264,7 +264,7 @@ pub async fn run(
                 }
                 Err(e) => {
                     // Store what is complete so a fixed restart resumes there.
-                    if let Err(store) = writer.commit(&committed, 0, Some(&snapshot.state)).await {
+                    if let Err(store) = writer.close(&committed, 0, Some(&snapshot.state)).await {
                         tracing::warn!(error = %store, "could not store the position");
                     }
                     return Err(e);
@@ -369,15 +369,16 @@ async fn selected_names(pool: &Pool, source: &SourceConfig) -> Result<Vec<String
 }
 
 async fn finish(
-    mut writer: ChangeWriter,
+    writer: ChangeWriter,
     committed: &Position,
     snapshot: &SnapshotMerge,
 ) -> Result<(), SourceError> {
-    writer.commit(committed, 0, Some(&snapshot.state)).await?;
+    let stats = writer.stats;
+    writer.close(committed, 0, Some(&snapshot.state)).await?;
     tracing::info!(
         position = %committed,
-        produced = writer.stats.produced,
-        skipped = writer.stats.skipped,
+        produced = stats.produced,
+        skipped = stats.skipped,
         "source stopped"
     );
     Ok(())
@@ -467,6 +468,7 @@ async fn follow(
                     writer.write(&event, &place).await?;
                 }
                 StreamItem::Commit(position) => {
+                    writer.end_of_transaction();
                     *committed = position;
                     position_tx.send_replace(committed.clone());
                     unsaved = true;
@@ -500,7 +502,7 @@ async fn follow(
                     unsaved |= snapshot.handle(request, &point, stream.mark().state.clone());
                     None
                 }
-                _ = tokio::time::sleep_until(save_at.into()), if unsaved => None,
+                _ = tokio::time::sleep_until(save_at.into()), if unsaved && writer.can_store() => None,
                 event = stream.read_event() => match event? {
                     Some(event) => Some(event),
                     None => return Ok(false),
@@ -510,10 +512,14 @@ async fn follow(
                 stream.handle(event).await?;
             }
         }
-        if unsaved && last_save.elapsed() >= SAVE_EVERY {
-            writer
+        // Inside a MySQL transaction a transactional writer stores nothing
+        // (`Ok(false)`): the save waits for the transaction's commit.
+        if unsaved
+            && last_save.elapsed() >= SAVE_EVERY
+            && writer
                 .commit(committed, last_ts_ms, Some(&snapshot.state))
-                .await?;
+                .await?
+        {
             last_save = Instant::now();
             unsaved = false;
         }

@@ -21,9 +21,9 @@ use binlake::kafka::writer::ChangeWriter;
 use binlake::source::order::{RecordPlace, TxnMark};
 use binlake::source::position::{ChangeOrder, Position};
 
-const PARTITIONS: i32 = 3;
+pub(crate) const PARTITIONS: i32 = 3;
 
-fn table() -> Arc<TableSchema> {
+pub(crate) fn table() -> Arc<TableSchema> {
     Arc::new(TableSchema {
         db: "db".into(),
         table: "t".into(),
@@ -47,7 +47,12 @@ fn table() -> Arc<TableSchema> {
     })
 }
 
-fn change(table: &Arc<TableSchema>, op: Op, id: i64, index: u64) -> (ChangeEvent, RecordPlace) {
+pub(crate) fn change(
+    table: &Arc<TableSchema>,
+    op: Op,
+    id: i64,
+    index: u64,
+) -> (ChangeEvent, RecordPlace) {
     let row = vec![Value::Long(id), Value::String(format!("v{id}"))];
     let (before, after) = match op {
         Op::Delete => (Some(row), None),
@@ -75,9 +80,15 @@ fn change(table: &Arc<TableSchema>, op: Op, id: i64, index: u64) -> (ChangeEvent
 }
 
 fn connector(brokers: &str, registry: &str) -> Arc<Connector> {
+    connector_with(brokers, registry, "")
+}
+
+/// A transactional connector named `w`; `kafka_extra` adds lines to `[kafka]`.
+pub(crate) fn connector_with(brokers: &str, registry: &str, kafka_extra: &str) -> Arc<Connector> {
     let text = format!(
         "name = \"w\"\n[source]\nurl = \"mysql://cdc@127.0.0.1:3306\"\npassword_env = \"UNUSED_PW\"\n\
-         server_id = 9\ntables = [\"db.*\"]\n[kafka]\nbrokers = \"{brokers}\"\ntransactions = true\n[registry]\nurl = \"{registry}\"\n"
+         server_id = 9\ntables = [\"db.*\"]\n[kafka]\nbrokers = \"{brokers}\"\ntransactions = true\n{kafka_extra}\n\
+         [registry]\nurl = \"{registry}\"\n"
     );
     let none = |_: &str| None;
     Arc::new(
@@ -85,7 +96,7 @@ fn connector(brokers: &str, registry: &str) -> Arc<Connector> {
     )
 }
 
-async fn open(connector: &Arc<Connector>) -> ChangeWriter {
+pub(crate) async fn open(connector: &Arc<Connector>) -> ChangeWriter {
     let client = RegistryClient::new(&connector.registry.url).expect("registry client");
     ChangeWriter::open(connector.clone(), CodecCache::new("w", client))
         .await
@@ -93,7 +104,16 @@ async fn open(connector: &Arc<Connector>) -> ChangeWriter {
 }
 
 /// (partition, key, has value, order header) of every committed record.
-fn read_all(brokers: &str, topic: &str) -> Vec<(i32, Vec<u8>, bool, String)> {
+pub(crate) fn read_all(brokers: &str, topic: &str) -> Vec<(i32, Vec<u8>, bool, String)> {
+    read_partitions(brokers, topic, PARTITIONS)
+}
+
+/// The same for a topic of `partitions` partitions.
+pub(crate) fn read_partitions(
+    brokers: &str,
+    topic: &str,
+    partitions: i32,
+) -> Vec<(i32, Vec<u8>, bool, String)> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", "reader")
@@ -102,7 +122,7 @@ fn read_all(brokers: &str, topic: &str) -> Vec<(i32, Vec<u8>, bool, String)> {
         .create()
         .expect("consumer");
     let mut tpl = TopicPartitionList::new();
-    for p in 0..PARTITIONS {
+    for p in 0..partitions {
         tpl.add_partition_offset(topic, p, Offset::Beginning)
             .expect("partition");
     }
@@ -110,7 +130,7 @@ fn read_all(brokers: &str, topic: &str) -> Vec<(i32, Vec<u8>, bool, String)> {
     let mut out = Vec::new();
     let mut eof = 0;
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while eof < PARTITIONS && std::time::Instant::now() < deadline {
+    while eof < partitions && std::time::Instant::now() < deadline {
         match consumer.poll(Duration::from_millis(200)) {
             Some(Ok(m)) => {
                 let order = m
@@ -171,7 +191,8 @@ async fn transactional_writes_land_once_and_replays_are_skipped() {
         gtid_set: Some("0-1-9".into()),
         ..Position::default()
     };
-    writer.commit(&position, 1, None).await.expect("commit");
+    writer.end_of_transaction();
+    assert!(writer.commit(&position, 1, None).await.expect("commit"));
     assert_eq!(
         writer.stats.produced, 22,
         "20 creates, a delete and its tombstone"
@@ -207,7 +228,8 @@ async fn transactional_writes_land_once_and_replays_are_skipped() {
     }
     let (next, order) = change(&t, Op::Create, 99, 22);
     again.write(&next, &order).await.expect("new change");
-    again.commit(&position, 2, None).await.expect("commit");
+    again.end_of_transaction();
+    assert!(again.commit(&position, 2, None).await.expect("commit"));
     assert_eq!((again.stats.produced, again.stats.skipped), (1, 22));
     assert_eq!(read_all(&brokers, "w.db.t").len(), 23);
 }

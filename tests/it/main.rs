@@ -7,6 +7,8 @@ mod avro_roundtrip;
 mod avro_support;
 mod config_check;
 mod delta_target;
+mod kafka_refusal;
+mod kafka_txn;
 mod kafka_writer;
 mod mysql_tls;
 mod registry_api;
