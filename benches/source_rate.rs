@@ -11,7 +11,10 @@
 //!
 //! Run: `scripts/servers.sh start && cargo bench --bench source_rate`
 //! (env: BINLAKE_TEST_MYSQL_URL, BINLAKE_TEST_BROKERS, BINLAKE_TEST_REGISTRY,
-//! BINLAKE_BENCH_ROWS to change the row count).
+//! BINLAKE_BENCH_ROWS to change the row count, BINLAKE_BENCH_BIN to run
+//! another binlake binary).
+
+mod common;
 
 use std::io::Write;
 use std::process::{Child, Command, Stdio};
@@ -31,9 +34,7 @@ use binlake::source::catalog::Catalog;
 use binlake::source::position::{compare_file_pos, Position};
 use binlake::source::stream::{ChangeStream, StreamItem};
 
-fn env(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_string())
-}
+use common::{cpu_delta, cpu_seconds, env, peak_rss_mb, thread_cpu};
 
 /// The source under test; killed if the bench fails before stopping it.
 struct SourceProcess(Child);
@@ -43,21 +44,6 @@ impl Drop for SourceProcess {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn cpu_seconds() -> f64 {
-    // SAFETY: getrusage only writes the struct we hand it.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
-    t(usage.ru_utime) + t(usage.ru_stime)
-}
-
-fn peak_rss_mb(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
 }
 
 fn high_watermark(brokers: &str, topic: &str) -> i64 {
@@ -130,7 +116,7 @@ async fn main() -> Result<()> {
     // 1. binlake source, binlog → Kafka acknowledged.
     let log_path = dir.path().join("binlake.log");
     let mut source = SourceProcess(
-        Command::new(env!("CARGO_BIN_EXE_binlake"))
+        Command::new(env("BINLAKE_BENCH_BIN", env!("CARGO_BIN_EXE_binlake")))
             .args(["run", file.to_str().context("path")?, "--role", "source"])
             .env("BINLAKE_BENCH_PASSWORD", &password)
             .env("RUST_LOG", "info")
@@ -153,6 +139,7 @@ async fn main() -> Result<()> {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let start = master_position(&pool).await?;
+    let cpu_at_start = thread_cpu(source.0.id());
     let insert = Instant::now();
     conn.query_drop(format!(
         "INSERT INTO {db}.t SELECT seq, seq % 100000, CONCAT('name-', seq), seq / 100, \
@@ -176,6 +163,7 @@ async fn main() -> Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let pipeline = insert.elapsed();
+    let source_cpu = cpu_delta(&cpu_at_start, &thread_cpu(source.0.id()));
     let rss = peak_rss_mb(source.0.id());
     // SAFETY: sending a signal to our own child process.
     unsafe { libc::kill(source.0.id() as i32, libc::SIGTERM) };
@@ -236,6 +224,7 @@ async fn main() -> Result<()> {
         )
         .await?;
     let payload = vec![b'x'; sample];
+    let own_cpu = thread_cpu(std::process::id());
     let plain = Instant::now();
     let mut pending = std::collections::VecDeque::new();
     for i in 0..rows {
@@ -267,6 +256,7 @@ async fn main() -> Result<()> {
         let _ = f.await;
     }
     let plain = plain.elapsed();
+    let plain_cpu = cpu_delta(&own_cpu, &thread_cpu(std::process::id()));
 
     conn.query_drop(format!("DROP DATABASE {db}")).await?;
     let mut out = std::io::stdout().lock();
@@ -289,6 +279,7 @@ async fn main() -> Result<()> {
         rows as f64 / pipeline.as_secs_f64(),
         rss.map(|r| format!("{r:.0} MB")).unwrap_or_else(|| "n/a".into())
     )?;
+    writeln!(out, "source CPU, INSERT start → last ack: {source_cpu}")?;
     writeln!(
         out,
         "decode only (same binlog): {decoded} rows, {:.2} CPU s, {:.0} rows/CPU-s, {:.0} rows/s wall",
@@ -301,5 +292,6 @@ async fn main() -> Result<()> {
         "plain producer ceiling ({sample}-byte records with one header, same broker): {:.0} records/s",
         rows as f64 / plain.as_secs_f64()
     )?;
+    writeln!(out, "plain producer CPU: {plain_cpu}")?;
     Ok(())
 }

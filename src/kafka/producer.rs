@@ -23,6 +23,42 @@ const DEFAULTS: [(&str, &str); 3] = [
     ("batch.num.messages", "10000"),
 ];
 
+/// How much the writer lets librdkafka hold unacknowledged, in records and
+/// in bytes: memory stays flat whatever the record size, and librdkafka's
+/// queue holds about three full batches (`batch.num.messages`,
+/// `batch.size`), within the 5 requests the idempotent producer keeps in
+/// flight per partition. (That alone does not stop librdkafka's broker
+/// thread from polling in a loop on a slow broker: bench/README.md.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub records: usize,
+    pub bytes: usize,
+}
+
+const WINDOW_BATCHES: usize = 3;
+/// librdkafka's own defaults, where neither binlake nor the file sets them.
+const LIBRDKAFKA_BATCH_SIZE: usize = 1_000_000;
+const LIBRDKAFKA_BATCH_RECORDS: usize = 10_000;
+
+impl Window {
+    pub fn of(kafka: &KafkaConfig) -> Window {
+        let setting = |key: &str, default: usize| {
+            kafka
+                .options
+                .get(key)
+                .map(String::as_str)
+                .or_else(|| DEFAULTS.iter().find(|(k, _)| *k == key).map(|(_, v)| *v))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .filter(|v| *v > 0)
+                .unwrap_or(default)
+        };
+        Window {
+            records: WINDOW_BATCHES * setting("batch.num.messages", LIBRDKAFKA_BATCH_RECORDS),
+            bytes: WINDOW_BATCHES * setting("batch.size", LIBRDKAFKA_BATCH_SIZE),
+        }
+    }
+}
+
 fn config(kafka: &KafkaConfig) -> ClientConfig {
     let mut config = client_config(kafka, ClientKind::Producer, &DEFAULTS);
     // Not overridable: binlake's ordering and dedup depend on them.
@@ -199,6 +235,29 @@ mod tests {
             options: BTreeMap::new(),
             transactions: true,
         }
+    }
+
+    #[test]
+    fn the_window_is_three_batches_of_the_effective_settings() {
+        let mut kafka = kafka("127.0.0.1:1".into());
+        assert_eq!(
+            Window::of(&kafka),
+            Window {
+                records: 30_000,
+                bytes: 3_000_000
+            }
+        );
+        kafka.options.insert("batch.size".into(), "16384".into());
+        kafka
+            .options
+            .insert("batch.num.messages".into(), "500".into());
+        assert_eq!(
+            Window::of(&kafka),
+            Window {
+                records: 1_500,
+                bytes: 49_152
+            }
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,7 +15,7 @@ use super::admin::{Admin, TopicSpec};
 use super::heartbeat::{Heartbeat, HeartbeatStore};
 use super::offsets::{PositionStore, StoredPosition};
 use super::partition::partition_for;
-use super::producer::SourceProducer;
+use super::producer::{SourceProducer, Window};
 use super::{refusal, resume, KafkaError};
 use crate::avro::names::{topic_for, value_subject};
 use crate::avro::{encode, wire, CodecCache};
@@ -26,13 +26,17 @@ use crate::source::position::{ChangeOrder, Position};
 use crate::source::snapshot::SnapshotState;
 use crate::source::SourceError;
 
-/// Records awaiting the broker's acknowledgement before more are queued:
-/// bounds memory however large a MySQL transaction is.
-const MAX_IN_FLIGHT: usize = 20_000;
+/// librdkafka's framing of one record in a batch, roughly (varint lengths,
+/// offsets and timestamps deltas), for sizing the window in bytes.
+const RECORD_OVERHEAD: usize = 24;
 /// How long an abandoned writer's records may take to land.
 const DRAIN: Duration = Duration::from_secs(15);
 
 struct TopicState {
+    /// The topic's name, shared by its records in flight.
+    name: Arc<str>,
+    /// `binlake_source_events_total` by operation code.
+    events: Vec<(&'static str, prometheus::IntCounter)>,
     partitions: i32,
     /// The last record known to be in each partition.
     last: Vec<Option<Tail>>,
@@ -69,8 +73,21 @@ pub struct ChangeWriter {
     /// were sent: in transactional mode no Kafka transaction ends here.
     mid_transaction: bool,
     tails: HashMap<String, Vec<Option<Tail>>>,
-    in_flight: VecDeque<(String, DeliveryFuture)>,
+    /// Records awaiting the broker's acknowledgement, oldest first, and
+    /// their bytes: bounded by `window` however large a MySQL transaction is.
+    in_flight: VecDeque<InFlight>,
+    in_flight_bytes: usize,
+    window: Window,
+    /// Encode buffers, reused record after record.
+    key: Vec<u8>,
+    value: Vec<u8>,
     pub stats: WriterStats,
+}
+
+struct InFlight {
+    topic: Arc<str>,
+    bytes: usize,
+    delivery: DeliveryFuture,
 }
 
 impl ChangeWriter {
@@ -90,6 +107,7 @@ impl ChangeWriter {
             &connector.offsets_topic(),
         )
         .await?;
+        let window = Window::of(&connector.kafka);
         Ok(ChangeWriter {
             connector,
             producer,
@@ -103,6 +121,10 @@ impl ChangeWriter {
             mid_transaction: false,
             tails: HashMap::new(),
             in_flight: VecDeque::new(),
+            in_flight_bytes: 0,
+            window,
+            key: Vec::new(),
+            value: Vec::new(),
             stats: WriterStats::default(),
         })
     }
@@ -130,33 +152,68 @@ impl ChangeWriter {
                 true => SourceError::RegistryUnavailable(e.to_string()),
                 false => SourceError::Registry(e.to_string()),
             })?;
-        let topic = codec.topic().to_string();
-        let key = codec
-            .encode_key(event)
+        let topic = codec.topic();
+        // The encode buffers are reused: one allocation less per record.
+        let (mut key, mut value) = (
+            std::mem::take(&mut self.key),
+            std::mem::take(&mut self.value),
+        );
+        key.clear();
+        value.clear();
+        codec
+            .encode_key_into(event, &mut key)
+            .and_then(|()| codec.encode_value_into(event, now_ms(), &mut value))
             .map_err(|e| SourceError::Decode(e.to_string()))?;
-        let value = codec
-            .encode_value(event, now_ms())
-            .map_err(|e| SourceError::Decode(e.to_string()))?;
-        let partition = self.partition_of(&topic, &key).await?;
-        if self.fresh(&topic, partition, place)? {
-            self.send(&topic, partition, &key, Some(&value), place, None)
+        let result = self.write_encoded(event, place, topic, &key, &value).await;
+        (self.key, self.value) = (key, value);
+        result
+    }
+
+    async fn write_encoded(
+        &mut self,
+        event: &ChangeEvent,
+        place: &RecordPlace,
+        topic: &str,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<(), SourceError> {
+        let partition = self.partition_of(topic, key).await?;
+        if self.fresh(topic, partition, place)? {
+            self.send(topic, partition, key, Some(value), place, None)
                 .await?;
-            crate::metrics::metrics()
-                .source_events_total
-                .with_label_values(&[&event.table.qualified_name(), event.op.code()])
-                .inc();
+            self.count_event(topic, event);
         }
         if event.op == Op::Delete {
             let tombstone = RecordPlace {
                 order: place.order.tombstone(),
                 ..place.clone()
             };
-            if self.fresh(&topic, partition, &tombstone)? {
-                self.send(&topic, partition, &key, None, &tombstone, None)
+            if self.fresh(topic, partition, &tombstone)? {
+                self.send(topic, partition, key, None, &tombstone, None)
                     .await?;
             }
         }
         Ok(())
+    }
+
+    /// `binlake_source_events_total`, its counters looked up once per topic
+    /// and operation rather than per record.
+    fn count_event(&mut self, topic: &str, event: &ChangeEvent) {
+        let Some(state) = self.topics.get_mut(topic) else {
+            return;
+        };
+        let code = event.op.code();
+        let counter = match state.events.iter().find(|(c, _)| *c == code) {
+            Some((_, counter)) => counter,
+            None => {
+                let counter = crate::metrics::metrics()
+                    .source_events_total
+                    .with_label_values(&[&event.table.qualified_name(), code]);
+                state.events.push((code, counter));
+                &state.events[state.events.len() - 1].1
+            }
+        };
+        counter.inc();
     }
 
     /// Whether the partition still lacks the record, which then becomes its
@@ -237,6 +294,8 @@ impl ChangeWriter {
             self.topics.insert(
                 topic.to_string(),
                 TopicState {
+                    name: Arc::from(topic),
+                    events: Vec::new(),
                     partitions,
                     last,
                     skipped: vec![0; n],
@@ -281,7 +340,12 @@ impl ChangeWriter {
         place: &RecordPlace,
         marker: Option<&[u8]>,
     ) -> Result<(), KafkaError> {
-        while self.in_flight.len() >= MAX_IN_FLIGHT {
+        let bytes = RECORD_OVERHEAD + key.len() + value.map_or(0, <[u8]>::len);
+        // One record is always let through, however large.
+        while !self.in_flight.is_empty()
+            && (self.in_flight.len() >= self.window.records
+                || self.in_flight_bytes + bytes > self.window.bytes)
+        {
             self.await_oldest().await?;
         }
         if self.producer.due_for_split() {
@@ -333,7 +397,12 @@ impl ChangeWriter {
         loop {
             match self.producer.producer.send_result(record) {
                 Ok(delivery) => {
-                    self.in_flight.push_back((topic.to_string(), delivery));
+                    self.in_flight.push_back(InFlight {
+                        topic: self.topic_name(topic),
+                        bytes,
+                        delivery,
+                    });
+                    self.in_flight_bytes += bytes;
                     self.stats.produced += 1;
                     return Ok(());
                 }
@@ -353,10 +422,23 @@ impl ChangeWriter {
         }
     }
 
+    fn topic_name(&self, topic: &str) -> Arc<str> {
+        self.topics
+            .get(topic)
+            .map_or_else(|| Arc::from(topic), |s| s.name.clone())
+    }
+
     async fn await_oldest(&mut self) -> Result<(), KafkaError> {
-        let Some((topic, delivery)) = self.in_flight.pop_front() else {
+        let Some(InFlight {
+            topic,
+            bytes,
+            delivery,
+        }) = self.in_flight.pop_front()
+        else {
             return Ok(());
         };
+        self.in_flight_bytes -= bytes;
+        let topic = topic.to_string();
         let result = match delivery.await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err((e, msg))) => {

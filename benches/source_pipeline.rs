@@ -1,0 +1,273 @@
+//! binlake's own source pipeline without the test broker: binlog → change
+//! events → Avro → the Kafka producer, into librdkafka's in-process mock
+//! cluster, for BINLAKE_BENCH_ROWS (default 1,000,000) inserted rows of 10
+//! columns in one transaction. Measured in one run, on the same binlog range:
+//! 1. `binlake run --role source` into the mock cluster (which this bench
+//!    process hosts): rows/s from the INSERT's COMMIT to the last record
+//!    acknowledged, and the source's CPU by thread group;
+//! 2. decode only (binlog → change events), in this process;
+//! 3. decode + Avro key and value, in this process (no producer).
+//!
+//! Run: `scripts/servers.sh start && cargo bench --bench source_pipeline`
+//! (env: BINLAKE_TEST_MYSQL_URL, BINLAKE_TEST_REGISTRY, BINLAKE_BENCH_ROWS;
+//! BINLAKE_BENCH_BIN runs another binlake binary).
+
+mod common;
+
+use std::io::Write;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use mysql_async::prelude::Queryable;
+use mysql_async::{Opts, Pool};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::mocking::MockCluster;
+use rdkafka::ClientConfig;
+
+use binlake::avro::{CodecCache, RegistryClient};
+use binlake::config::Connector;
+use binlake::source::binlog::{BinlogConnection, Flavour};
+use binlake::source::catalog::Catalog;
+use binlake::source::position::{compare_file_pos, Position};
+use binlake::source::stream::{ChangeStream, StreamItem};
+
+use common::{cpu_delta, cpu_seconds, env, peak_rss_mb, thread_cpu};
+
+/// The source under test; killed if the bench fails before stopping it.
+struct SourceProcess(Child);
+
+impl Drop for SourceProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn master_position(pool: &Pool) -> Result<Position> {
+    let mut conn = pool.get_conn().await?;
+    let row: mysql_async::Row = conn
+        .query_first("SHOW MASTER STATUS")
+        .await?
+        .context("binlog off")?;
+    let file: String = row.get(0).context("file")?;
+    let pos: u64 = row.get(1).context("pos")?;
+    Ok(Position {
+        file,
+        pos,
+        ..Position::default()
+    })
+}
+
+/// Reads the range `start..end` of the binlog: decoding only, or also
+/// encoding each change's Avro key and value. Returns rows, CPU s, wall s.
+async fn read_range(
+    file: &std::path::Path,
+    admin_url: &str,
+    pool: &Pool,
+    start: &Position,
+    end: &Position,
+    mut codecs: Option<CodecCache>,
+) -> Result<(u64, f64, f64)> {
+    let connector = Connector::load_offline(file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let source = Arc::new(connector.source.clone().context("source")?);
+    let catalog = Catalog::new(source.clone(), pool.clone(), Flavour::MariaDb);
+    let binlog = BinlogConnection::open(
+        Opts::from_url(admin_url)?,
+        Flavour::MariaDb,
+        source.server_id + 1,
+        Duration::from_secs(10),
+        start,
+    )
+    .await?;
+    let mut stream = ChangeStream::new(
+        connector.name.clone(),
+        Flavour::MariaDb,
+        binlog,
+        catalog,
+        start,
+        Arc::from("bench"),
+    );
+    let (mut key, mut value) = (Vec::new(), Vec::new());
+    let (cpu0, wall0) = (cpu_seconds(), Instant::now());
+    let mut rows = 0u64;
+    while let Some(item) = stream.next().await? {
+        match item {
+            StreamItem::Change(event, _) => {
+                if let Some(codecs) = codecs.as_mut() {
+                    let codec = codecs.codec(&event.table).await?;
+                    key.clear();
+                    value.clear();
+                    codec.encode_key_into(&event, &mut key)?;
+                    codec.encode_value_into(&event, 0, &mut value)?;
+                }
+                rows += 1;
+            }
+            StreamItem::Commit(p)
+                if compare_file_pos((&p.file, p.pos), (&end.file, end.pos)).is_ge() =>
+            {
+                break
+            }
+            _ => {}
+        }
+    }
+    Ok((rows, cpu_seconds() - cpu0, wall0.elapsed().as_secs_f64()))
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let rows: u64 = env("BINLAKE_BENCH_ROWS", "1000000").parse()?;
+    let admin_url = env(
+        "BINLAKE_TEST_MYSQL_URL",
+        "mysql://binlake_admin:admin-secret@127.0.0.1:3307",
+    );
+    let registry = env("BINLAKE_TEST_REGISTRY", "http://127.0.0.1:8081");
+    let run_id = std::process::id();
+    let name = format!("benchmock{run_id}");
+    let db = format!("bench_mock_{run_id}");
+    let topic = format!("{name}.{db}.t");
+
+    // The mock cluster has no CreateTopics: the source finds its topics made.
+    let cluster = MockCluster::new(1)?;
+    cluster.create_topic(&format!("{name}.offsets"), 1, 1)?;
+    cluster.create_topic(&topic, 1, 1)?;
+    let brokers = cluster.bootstrap_servers();
+
+    let pool = Pool::new(Opts::from_url(&admin_url)?);
+    let mut conn = pool.get_conn().await?;
+    conn.query_drop(format!("CREATE DATABASE {db}")).await?;
+    conn.query_drop(format!(
+        "CREATE TABLE {db}.t (id BIGINT PRIMARY KEY, a INT, b VARCHAR(64), c DECIMAL(12,2), \
+         d DATETIME(6), e DOUBLE, f INT UNSIGNED, g TEXT, h DATE, i BIGINT)"
+    ))
+    .await?;
+
+    let admin_opts = Opts::from_url(&admin_url)?;
+    let password = admin_opts.pass().unwrap_or("").to_string();
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("bench.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "name = \"{name}\"\n[source]\nurl = \"mysql://{}@{}:{}\"\n\
+             password_env = \"BINLAKE_BENCH_PASSWORD\"\nserver_id = {}\ntables = [\"{db}.*\"]\n\
+             snapshot = \"never\"\n[kafka]\nbrokers = \"{brokers}\"\n[registry]\nurl = \"{registry}\"\n",
+            admin_opts.user().unwrap_or("root"),
+            admin_opts.ip_or_hostname(),
+            admin_opts.tcp_port(),
+            8000 + run_id % 1000,
+        ),
+    )?;
+
+    // 1. The whole source into the mock cluster.
+    let log_path = dir.path().join("binlake.log");
+    let mut source = SourceProcess(
+        Command::new(env("BINLAKE_BENCH_BIN", env!("CARGO_BIN_EXE_binlake")))
+            .args(["run", file.to_str().context("path")?, "--role", "source"])
+            .env("BINLAKE_BENCH_PASSWORD", &password)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log_path)?)
+            .spawn()?,
+    );
+    let pid = source.0.id();
+    let started = Instant::now();
+    while !std::fs::read_to_string(&log_path)
+        .unwrap_or_default()
+        .contains("streaming binlog")
+    {
+        if started.elapsed() > Duration::from_secs(60) {
+            bail!(
+                "the source is not streaming after 60 s: {}",
+                std::fs::read_to_string(&log_path)?
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let watermarks: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()?;
+    let start = master_position(&pool).await?;
+    let insert = Instant::now();
+    conn.query_drop(format!(
+        "INSERT INTO {db}.t SELECT seq, seq % 100000, CONCAT('name-', seq), seq / 100, \
+         '2026-11-23 12:34:56.123456' + INTERVAL seq SECOND, seq * 1.5, seq, REPEAT('x', 20), \
+         '2026-01-01' + INTERVAL (seq % 3000) DAY, seq * 7 FROM {db}.seq_1_to_{rows}"
+    ))
+    .await?;
+    let committed = Instant::now();
+    let cpu_at_commit = thread_cpu(pid);
+    let end = master_position(&pool).await?;
+    let (mut seen, mut last, mut first) = (0i64, Instant::now(), None);
+    while seen < rows as i64 {
+        let (_, hw) = watermarks.fetch_watermarks(&topic, 0, Duration::from_secs(5))?;
+        if hw != seen {
+            if seen == 0 {
+                first = Some(committed.elapsed());
+            }
+            seen = hw;
+            last = Instant::now();
+        } else if last.elapsed() > Duration::from_secs(120) {
+            bail!("stalled at {seen} of {rows} records");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let pipeline = committed.elapsed().as_secs_f64();
+    let cpu_at_end = thread_cpu(pid);
+    let rss = peak_rss_mb(pid);
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    let _ = source.0.wait();
+
+    // 2. and 3. The same binlog range, decoded; then decoded and encoded.
+    let (decoded, decode_cpu, decode_wall) =
+        read_range(&file, &admin_url, &pool, &start, &end, None).await?;
+    let codecs = CodecCache::new(name.clone(), RegistryClient::new(&registry)?);
+    let (encoded, encode_cpu, encode_wall) =
+        read_range(&file, &admin_url, &pool, &start, &end, Some(codecs)).await?;
+
+    conn.query_drop(format!("DROP DATABASE {db}")).await?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "rows: {rows} (one transaction; INSERT and COMMIT took {:.1} s)",
+        (committed - insert).as_secs_f64()
+    )?;
+    writeln!(
+        out,
+        "binlog range: {}:{}..{}:{} (table {db}.t)",
+        start.file, start.pos, end.file, end.pos
+    )?;
+    let rate = rows as f64 / pipeline;
+    writeln!(
+        out,
+        "binlake source → mock cluster, COMMIT → last record acked: {pipeline:.2} s, {rate:.0} rows/s \
+         (first record after {} ms); peak RSS {}",
+        first.map_or(0, |f| f.as_millis()),
+        rss.map(|r| format!("{r:.0} MB")).unwrap_or_else(|| "n/a".into())
+    )?;
+    writeln!(
+        out,
+        "source CPU, COMMIT → last ack: {}",
+        cpu_delta(&cpu_at_commit, &cpu_at_end)
+    )?;
+    let decode_rate = decoded as f64 / decode_wall;
+    writeln!(
+        out,
+        "decode only (same binlog): {decoded} rows, {decode_wall:.2} s, {decode_cpu:.2} CPU s, \
+         {decode_rate:.0} rows/s wall"
+    )?;
+    writeln!(
+        out,
+        "decode + Avro key and value (same binlog): {encoded} rows, {encode_wall:.2} s, \
+         {encode_cpu:.2} CPU s, {:.0} rows/s wall",
+        encoded as f64 / encode_wall
+    )?;
+    writeln!(
+        out,
+        "pipeline / decode only: {:.0}%",
+        100.0 * rate / decode_rate
+    )?;
+    Ok(())
+}
