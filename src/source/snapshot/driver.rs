@@ -242,6 +242,7 @@ async fn run_job(r: &Reader, job: &Job, progress: &Progress) -> Result<(), Sourc
                 } else {
                     chunk.keys.last().cloned()
                 },
+                ranged: chunk.keys.len(),
                 keep: std::mem::take(&mut chunk.keys),
                 predicate: job.predicate.clone(),
                 since: since.clone(),
