@@ -45,6 +45,52 @@ pub struct RepairMarker {
     pub predicate: Option<String>,
     /// The binlog point at which the chunk's window opened.
     pub since: Since,
+    /// How many leading `keep` keys are the chunk's own, in key order (the
+    /// rest are the window's); used to split a marker, never written.
+    #[serde(skip)]
+    pub ranged: usize,
+}
+
+/// A marker's JSON above this size is written as several markers, each
+/// over a part of the range, so no record nears Kafka's 1 MB default limit.
+pub const MAX_MARKER_BYTES: usize = 256 * 1024;
+
+impl RepairMarker {
+    /// The marker as JSON records of at most about `max` bytes each: the
+    /// range is cut between the chunk's keys; every part keeps the
+    /// window's keys.
+    pub fn to_records(&self, max: usize) -> Result<Vec<Vec<u8>>, serde_json::Error> {
+        let whole = serde_json::to_vec(self)?;
+        let ranged = self.ranged.min(self.keep.len());
+        if whole.len() <= max || ranged < 2 {
+            return Ok(vec![whole]);
+        }
+        let parts = whole.len().div_ceil(max).min(ranged);
+        let per = ranged.div_ceil(parts);
+        let window = &self.keep[ranged..];
+        let mut out = Vec::with_capacity(parts);
+        let mut after = self.after.clone();
+        for (i, keys) in self.keep[..ranged].chunks(per).enumerate() {
+            let last = (i + 1) * per >= ranged;
+            let through = if last {
+                self.through.clone()
+            } else {
+                keys.last().cloned()
+            };
+            let mut keep = keys.to_vec();
+            keep.extend_from_slice(window);
+            let part = RepairMarker {
+                after: after.clone(),
+                through: through.clone(),
+                keep,
+                ranged: 0,
+                ..self.clone()
+            };
+            out.push(serde_json::to_vec(&part)?);
+            after = through;
+        }
+        Ok(out)
+    }
 }
 
 /// A binlog point: file and position, and the GTIDs read by then.
@@ -175,6 +221,46 @@ mod tests {
     }
 
     #[test]
+    fn a_large_marker_is_cut_between_the_chunks_keys() {
+        let keys: Vec<Vec<J>> = (10..2010).map(|i| vec![J::from(i)]).collect();
+        let mut m = RepairMarker {
+            job: "j".into(),
+            table: "d.t".into(),
+            key: vec!["id".into()],
+            after: Some(vec![J::from(5)]),
+            through: None,
+            keep: keys,
+            predicate: None,
+            since: since(None),
+            ranged: 2000,
+        };
+        m.keep.push(vec![J::from(99_999)]);
+        let parts: Vec<RepairMarker> = m
+            .to_records(4096)
+            .unwrap()
+            .iter()
+            .map(|b| {
+                assert!(b.len() <= 4096 + 64, "{}", b.len());
+                serde_json::from_slice(b).unwrap()
+            })
+            .collect();
+        assert!(parts.len() > 2);
+        // The parts tile the range: each starts where the previous ended.
+        assert_eq!(parts[0].after, m.after);
+        assert_eq!(parts.last().unwrap().through, None);
+        for w in parts.windows(2) {
+            assert_eq!(w[1].after, w[0].through);
+        }
+        let chunk_keys: usize = parts.iter().map(|p| p.keep.len() - 1).sum();
+        assert_eq!(chunk_keys, 2000);
+        assert!(parts
+            .iter()
+            .all(|p| p.keep.contains(&vec![J::from(99_999)])));
+        // Small enough: one record.
+        assert_eq!(m.to_records(usize::MAX).unwrap().len(), 1);
+    }
+
+    #[test]
     fn marker_json_round_trips() {
         let m = RepairMarker {
             job: "j".into(),
@@ -185,6 +271,7 @@ mod tests {
             keep: vec![vec![J::from(3)], vec![J::String("12".into())]],
             predicate: Some("d > '2024-01-01'".into()),
             since: since(Some("0-1-5")),
+            ranged: 0,
         };
         let text = serde_json::to_string(&m).unwrap();
         assert!(text.contains("\"where\""));

@@ -659,10 +659,14 @@ impl ChangeWriter {
         place: &RecordPlace,
     ) -> Result<(), SourceError> {
         let topic = topic_for(&self.connector.name, &table.db, &table.table);
-        let json = serde_json::to_vec(marker).map_err(|e| SourceError::Decode(e.to_string()))?;
+        let records = marker
+            .to_records(crate::backfill::MAX_MARKER_BYTES)
+            .map_err(|e| SourceError::Decode(e.to_string()))?;
         self.partition_of(&topic, &[]).await?;
-        if self.fresh(&topic, 0, place)? {
-            self.send(&topic, 0, &[], None, place, Some(&json)).await?;
+        for json in records {
+            if self.fresh(&topic, 0, place)? {
+                self.send(&topic, 0, &[], None, place, Some(&json)).await?;
+            }
         }
         Ok(())
     }

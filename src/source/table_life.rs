@@ -154,6 +154,7 @@ pub async fn apply(
             } else {
                 let job = Job {
                     id,
+                    appeared: true,
                     ..Job::initial(table.clone())
                 };
                 tracing::info!(

@@ -384,6 +384,7 @@ mod tests {
                 pos: 4,
                 gtids: None,
             },
+            ranged: 0,
         };
         let (after, through, keep) = bound_rows(&schema, &key, &m, &enc).unwrap();
         let (after, through) = (after.unwrap(), through.unwrap());

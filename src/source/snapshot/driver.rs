@@ -166,7 +166,10 @@ async fn run_job(r: &Reader, job: &Job, progress: &Progress) -> Result<(), Sourc
         .table
         .split_once('.')
         .ok_or_else(|| SourceError::Snapshot(format!("`{}` is not DB.TABLE", job.table)))?;
-    let mut t = load_table(r, &job.table, db, name).await?;
+    let mut t = match load_table(r, &job.table, db, name).await {
+        Ok(t) => t,
+        Err(e) => return gone_table(r, job, db, name, e).await,
+    };
     progress.job_started(
         &job.id,
         &job.table,
@@ -243,7 +246,7 @@ async fn run_job(r: &Reader, job: &Job, progress: &Progress) -> Result<(), Sourc
                 }
                 Err(e @ SourceError::Snapshot(_)) => {
                     let _ = r.requests.send(Request::Close(window)).await;
-                    return Err(e);
+                    return gone_table(r, job, db, name, e).await;
                 }
                 Err(e) => {
                     crate::metrics::metrics().error("snapshot", "mysql");
@@ -274,6 +277,7 @@ async fn run_job(r: &Reader, job: &Job, progress: &Progress) -> Result<(), Sourc
                 } else {
                     chunk.keys.last().cloned()
                 },
+                ranged: chunk.keys.len(),
                 keep: std::mem::take(&mut chunk.keys),
                 predicate: job.predicate.clone(),
                 since: since.clone(),
@@ -306,6 +310,43 @@ async fn run_job(r: &Reader, job: &Job, progress: &Progress) -> Result<(), Sourc
         }
         pending = Some(acked);
     }
+}
+
+/// A job's table could not be read. For a table that appeared while the
+/// source ran and is no longer there, a later statement removed it: wait
+/// until the stream reads it and calls the job off. Otherwise `error`.
+async fn gone_table(
+    r: &Reader,
+    job: &Job,
+    db: &str,
+    name: &str,
+    error: SourceError,
+) -> Result<(), SourceError> {
+    if !job.appeared || exists(&r.pool, db, name).await != Some(false) {
+        return Err(error);
+    }
+    tracing::info!(table = %job.table, job = %job.id, "the table renamed into the capture is no longer there: its snapshot waits for the stream to read the statement that removed it");
+    while !r.cancelled.contains(&job.id) {
+        if r.requests.is_closed() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    tracing::info!(table = %job.table, job = %job.id, "snapshot of table called off");
+    Ok(())
+}
+
+/// Whether `db.name` exists; `None` when the server cannot say.
+async fn exists(pool: &Pool, db: &str, name: &str) -> Option<bool> {
+    let mut conn = pool.get_conn().await.ok()?;
+    let n: Option<u64> = conn
+        .exec_first(
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+            (db, name),
+        )
+        .await
+        .ok()?;
+    n.map(|n| n > 0)
 }
 
 /// The table's shape, retried while the server is away.

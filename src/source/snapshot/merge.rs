@@ -158,6 +158,7 @@ impl SnapshotMerge {
             }
             Request::Abandon { job, error } => {
                 tracing::error!(job, error, "snapshot job dropped");
+                self.windows.close_since(&job);
                 self.state.abandon(&job);
                 true
             }

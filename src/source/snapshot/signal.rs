@@ -105,6 +105,7 @@ pub fn job_of(connector: &Connector, payload: Option<&[u8]>) -> Result<Job, Stri
         predicate: signal.predicate.filter(|p| !p.trim().is_empty()),
         initial: false,
         after: None,
+        appeared: false,
         rows: 0,
         chunks: 0,
     })

@@ -41,6 +41,11 @@ pub struct Job {
     /// Key of the last row handed to Kafka: the next chunk starts after it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<Vec<KeyParam>>,
+    /// Its table appeared under a captured name while the source ran: if
+    /// the table is gone when read, a later statement removed it, which the
+    /// stream will reach and call the job off.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub appeared: bool,
     #[serde(default)]
     pub rows: u64,
     #[serde(default)]
@@ -55,6 +60,7 @@ impl Job {
             predicate: None,
             initial: true,
             after: None,
+            appeared: false,
             rows: 0,
             chunks: 0,
         }

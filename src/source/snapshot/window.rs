@@ -313,6 +313,35 @@ mod tests {
     }
 
     #[test]
+    fn keys_the_stream_changed_in_the_window_join_a_repairing_chunks_keep() {
+        let mut w = Windows::default();
+        let id = w.open("d", "t");
+        let (mut r, _rx) = ready(id, &[1, 2], 500);
+        r.repair = Some(Box::new(crate::backfill::RepairMarker {
+            job: "j".into(),
+            table: "d.t".into(),
+            key: vec!["id".into()],
+            after: None,
+            through: None,
+            keep: vec![vec![1.into()], vec![2.into()]],
+            predicate: None,
+            since: crate::backfill::Since {
+                file: "b.000001".into(),
+                pos: 4,
+                gtids: None,
+            },
+            ranged: 2,
+        }));
+        w.observe(&change(Op::Delete, 7));
+        w.observe(&change(Op::Update, 7));
+        w.add_ready(r);
+        let out = w.take_reached(&("b.000001".into(), 500));
+        let keep = &out[0].0.repair.as_ref().unwrap().keep;
+        let ids: Vec<Vec<serde_json::Value>> = [1, 2, 7].iter().map(|&i| vec![i.into()]).collect();
+        assert_eq!(keep, &ids);
+    }
+
+    #[test]
     fn a_truncate_in_the_window_drops_the_chunk() {
         let mut w = Windows::default();
         let id = w.open("d", "t");
