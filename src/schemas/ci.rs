@@ -355,6 +355,59 @@ mod tests {
     }
 
     #[test]
+    fn transitive_levels_check_every_version_in_the_git_history() {
+        let repo = tempfile::tempdir().unwrap();
+        let top = repo.path();
+        let git = |args: &[&str]| {
+            let out = std::process::Command::new("git")
+                .arg("-C")
+                .arg(top)
+                .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let dir = top.join("schemas");
+        std::fs::create_dir(&dir).unwrap();
+        let file = dir.join("s.d.t-value.avsc");
+        git(&["init", "-q"]);
+        // v1 has `x` as int, v2 drops it, v3 brings it back as a string.
+        std::fs::write(
+            &file,
+            with_field(r#"{"name":"x","type":"int","default":0}"#),
+        )
+        .unwrap();
+        git(&["add", "."]);
+        git(&["commit", "-qm", "v1"]);
+        std::fs::write(&file, V1).unwrap();
+        git(&["commit", "-qam", "v2"]);
+        std::fs::write(
+            &file,
+            with_field(r#"{"name":"x","type":"string","default":""}"#),
+        )
+        .unwrap();
+        let run = |registry: &str| {
+            let text = format!(
+                "name = \"s\"\n[sink]\ntable_uri = \"/d/{{table}}\"\n[kafka]\nbrokers = \"k:1\"\n\
+                 [registry]\nurl = \"http://r\"\n{registry}"
+            );
+            let c = Connector::from_toml(Path::new("s.toml"), &text, &|_| None, false).unwrap();
+            check(&dir, &Base::Git("HEAD".into()), &Levels::new(vec![c])).unwrap()
+        };
+        let backward = run("");
+        assert_eq!(backward[0].rejected, None, "{backward:?}");
+        let transitive = run("compatibility = \"BACKWARD_TRANSITIVE\"\n");
+        let why = transitive[0].rejected.clone().expect("rejected").join("\n");
+        assert!(why.contains("schemas/s.d.t-value.avsc at "), "{why}");
+        assert!(why.contains("'x'"), "{why}");
+    }
+
+    #[test]
     fn directories_are_compared_subject_by_subject() {
         let base = tempfile::tempdir().unwrap();
         let work = tempfile::tempdir().unwrap();
