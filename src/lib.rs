@@ -6,7 +6,8 @@
 //! - [`source`]: reads the binlog and turns row events into [`event::ChangeEvent`]s;
 //! - [`event`]: the shared language, free of MySQL and Kafka types;
 //! - [`avro`]: table schemas and change events as Debezium-compatible Avro;
-//! - [`kafka`]: topics, keyed records in binlog order, the stored position;
+//! - [`kafka`]: the transport: client settings, topics, producer, heartbeats
+//!   (the source's records and position: [`source::kafka`]);
 //! - [`sink`]: Kafka records applied to Delta tables, exactly once;
 //! - [`registry`]: the embedded Confluent-compatible schema registry;
 //! - [`config`]: the connector file;
@@ -14,6 +15,7 @@
 
 pub mod avro;
 pub mod backfill;
+pub mod clock;
 pub mod config;
 pub mod event;
 pub mod kafka;

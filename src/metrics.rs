@@ -175,12 +175,6 @@ impl Metrics {
 
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
-        // The decoder counts zero dates in a process-wide atomic.
-        let zero = crate::source::decode::zero_dates_total();
-        let seen = self.source_zero_dates_total.get();
-        if zero > seen {
-            self.source_zero_dates_total.inc_by(zero - seen);
-        }
         let mut out = Vec::new();
         // Encoding into a Vec cannot fail for well-formed metric families.
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);

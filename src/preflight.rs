@@ -210,7 +210,7 @@ async fn retention(connector: &Connector, conn: &mut mysql_async::Conn) -> Vec<S
     let Ok(admin) = crate::kafka::admin::Admin::new(&connector.kafka) else {
         return Vec::new();
     };
-    let stored = match crate::kafka::offsets::PositionStore::open(
+    let stored = match crate::source::kafka::offsets::PositionStore::open(
         &admin,
         &connector.kafka,
         connector.offsets_topic(),
@@ -245,7 +245,7 @@ async fn retention(connector: &Connector, conn: &mut mysql_async::Conn) -> Vec<S
         .ok()
         .flatten();
     let behind_s = if stored.source_ts_ms > 0 {
-        (crate::kafka::writer::now_ms() - stored.source_ts_ms).max(0) as u64 / 1000
+        (crate::clock::now_ms() - stored.source_ts_ms).max(0) as u64 / 1000
     } else {
         0
     };

@@ -9,12 +9,12 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 use serde::Serialize;
 
+use crate::clock::now_ms;
 use crate::config::Connector;
 use crate::kafka::admin::Admin;
-use crate::kafka::offsets::PositionStore;
-use crate::kafka::writer::now_ms;
 use crate::kafka::{client_config, ClientKind};
 use crate::sink::delta::TableTarget;
+use crate::source::kafka::offsets::PositionStore;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 

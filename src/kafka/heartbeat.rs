@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::FutureProducer;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
@@ -65,22 +65,7 @@ impl HeartbeatStore {
 
     /// Writes one heartbeat and waits until Kafka has it.
     pub async fn send(&self, producer: &FutureProducer, beat: Heartbeat) -> Result<(), KafkaError> {
-        let payload = serde_json::to_vec(&beat).map_err(|e| KafkaError::Delivery {
-            topic: self.topic.clone(),
-            message: e.to_string(),
-        })?;
-        let record = FutureRecord::to(&self.topic)
-            .key(self.key.as_bytes())
-            .payload(&payload)
-            .partition(0);
-        producer
-            .send(record, Duration::from_secs(30))
-            .await
-            .map_err(|(e, _)| KafkaError::Delivery {
-                topic: self.topic.clone(),
-                message: e.to_string(),
-            })?;
-        Ok(())
+        super::producer::send_keyed_json(producer, &self.topic, &self.key, &beat).await
     }
 }
 

@@ -1,14 +1,14 @@
-//! Kafka: topics per table, keyed records in binlog order, tombstones, and
-//! the source position kept in the compacted `{name}.offsets` topic.
+//! Kafka as a transport, free of MySQL types: client settings, topics,
+//! the partitioner Java clients use, the producer (idempotent, or
+//! transactional on request), what a broker's refusal means, and the
+//! source's heartbeats. The source's records and position are written by
+//! [`crate::source::kafka`]; the sink reads with its own consumer.
 
 pub mod admin;
 pub mod heartbeat;
-pub mod offsets;
 pub mod partition;
 pub mod producer;
 pub mod refusal;
-pub mod resume;
-pub mod writer;
 
 use rdkafka::ClientConfig;
 use thiserror::Error;
@@ -80,3 +80,7 @@ pub fn client_config(
     }
     config
 }
+
+/// Header of a truncate record: how many partitions the truncate went to
+/// (the sink waits for all of them).
+pub const TRUNCATE_PARTITIONS_HEADER: &str = "binlake.truncate.partitions";

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::ClientConfig;
 
-use super::{client_config, ClientKind, KafkaError};
+use serde::Serialize;
+
+use super::{client_config, refusal, ClientKind, KafkaError};
 use crate::config::KafkaConfig;
 
 const TXN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -219,6 +221,33 @@ async fn blocking(
 
 fn txn_err(e: rdkafka::error::KafkaError) -> KafkaError {
     KafkaError::Transaction(e.to_string())
+}
+
+/// Writes one JSON value under `key` to partition 0 of a one-partition
+/// topic and waits until Kafka has it. A refusal stops the source like a
+/// refused change.
+pub async fn send_keyed_json<T: Serialize>(
+    producer: &FutureProducer,
+    topic: &str,
+    key: &str,
+    value: &T,
+) -> Result<(), KafkaError> {
+    let payload = serde_json::to_vec(value).map_err(|e| KafkaError::Delivery {
+        topic: topic.to_string(),
+        message: e.to_string(),
+    })?;
+    let record = FutureRecord::to(topic)
+        .key(key.as_bytes())
+        .payload(&payload)
+        .partition(0);
+    producer
+        .send(record, Duration::from_secs(60))
+        .await
+        .map_err(|(e, _)| {
+            let fatal = producer.client().fatal_error();
+            refusal::delivery_error(topic.to_string(), e, payload.len(), fatal)
+        })?;
+    Ok(())
 }
 
 #[cfg(test)]

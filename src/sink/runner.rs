@@ -20,8 +20,8 @@ use super::offsets::OffsetCommits;
 use super::SinkError;
 use crate::avro::RegistryClient;
 use crate::backfill::{RepairMarker, MARKER_HEADER};
+use crate::clock::now_ms;
 use crate::config::Connector;
-use crate::kafka::writer::now_ms;
 use crate::metrics::metrics;
 
 pub use super::batch::FAILPOINT_ENV;

@@ -28,7 +28,7 @@ use rdkafka::message::{Headers, Message, OwnedMessage};
 
 use super::decode::{ChangeOp, SinkRecord};
 use super::delta::{TableError, TableTarget};
-use crate::kafka::writer::TRUNCATE_PARTITIONS_HEADER;
+use crate::kafka::TRUNCATE_PARTITIONS_HEADER;
 
 /// What the barrier needs to know of one pending record.
 #[derive(Debug, Clone)]

@@ -8,6 +8,8 @@
 //! - [`decode`]: row images → values, per the type mapping;
 //! - [`position`]: resume points and the order of changes;
 //! - [`snapshot`]: existing rows, merged into the stream by watermarks;
+//! - [`kafka`]: change events into their table topics, once each, and the
+//!   stored position;
 //! - [`table_life`]: tables created, dropped or renamed while it runs;
 //! - [`keyset`]: reading a table in primary-key chunks.
 
@@ -23,6 +25,7 @@ pub mod defaults;
 mod error;
 pub mod gtid;
 pub mod jsonb;
+pub mod kafka;
 pub mod keyset;
 pub mod order;
 pub mod position;

@@ -18,8 +18,8 @@ use super::stream::{ChangeStream, StreamItem};
 use super::SourceError;
 use crate::avro::{CodecCache, RegistryClient};
 use crate::config::{Connector, MysqlTls, SourceConfig, SslMode};
-use crate::kafka::writer::ChangeWriter;
 use crate::metrics::metrics;
+use crate::source::kafka::writer::ChangeWriter;
 
 /// Longest time a committed position waits before it is stored.
 const SAVE_EVERY: Duration = Duration::from_secs(1);
@@ -462,7 +462,7 @@ async fn follow(
             match item {
                 StreamItem::Change(event, place) => {
                     last_ts_ms = event.source.ts_ms;
-                    let lag_ms = (crate::kafka::writer::now_ms() - last_ts_ms).max(0);
+                    let lag_ms = (crate::clock::now_ms() - last_ts_ms).max(0);
                     metrics().source_lag_seconds.set(lag_ms as f64 / 1000.0);
                     snapshot.observe(&event);
                     writer.write(&event, &place).await?;
@@ -481,7 +481,7 @@ async fn follow(
                 StreamItem::Heartbeat => {
                     metrics().source_lag_seconds.set(0.0);
                     if snapshot.state.jobs.is_empty() && stream.at_boundary() {
-                        writer.heartbeat(crate::kafka::writer::now_ms()).await?;
+                        writer.heartbeat(crate::clock::now_ms()).await?;
                     }
                 }
                 StreamItem::Table(change) => {

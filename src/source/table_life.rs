@@ -25,7 +25,7 @@ use super::snapshot::Job;
 use super::SourceError;
 use crate::config::SnapshotMode;
 use crate::event::ChangeEvent;
-use crate::kafka::writer::ChangeWriter;
+use crate::source::kafka::writer::ChangeWriter;
 
 /// What a statement did to a captured name.
 #[derive(Debug, Clone, PartialEq, Eq)]

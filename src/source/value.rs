@@ -1,20 +1,16 @@
 //! One field of a row image: cut its bytes out ([`take_field`]) and turn them
 //! into a [`Value`] ([`convert`]) following the column's plan.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use super::column_meta::{Conv, Frame};
 use super::cursor::{uint_le, Cursor};
 use super::temporal::{self, Invalid};
 use super::{decimal, jsonb};
 use crate::event::Value;
 
-static ZERO_DATES: AtomicU64 = AtomicU64::new(0);
-
 /// Zero or impossible dates (`0000-00-00`, month or day 0) decoded to NULL
 /// since the process started, for the warning metric.
 pub fn zero_dates_total() -> u64 {
-    ZERO_DATES.load(Ordering::Relaxed)
+    crate::metrics::metrics().source_zero_dates_total.get()
 }
 
 fn zero_date() -> Value {
@@ -24,7 +20,7 @@ fn zero_date() -> Value {
 
 /// Counts one zero date written as NULL (the stream's and the snapshot's).
 pub fn count_zero_date() {
-    ZERO_DATES.fetch_add(1, Ordering::Relaxed);
+    crate::metrics::metrics().source_zero_dates_total.inc();
 }
 
 /// The bytes of one non-NULL field, advancing the cursor past it.

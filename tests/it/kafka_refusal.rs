@@ -26,8 +26,8 @@ use rdkafka::ClientConfig;
 use tokio::sync::watch;
 
 use binlake::config::Connector;
-use binlake::kafka::offsets::StoredPosition;
-use binlake::kafka::resume;
+use binlake::source::kafka::offsets::StoredPosition;
+use binlake::source::kafka::resume;
 use binlake::source::runner;
 use binlake::source::SourceError;
 

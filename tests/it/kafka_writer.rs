@@ -17,7 +17,7 @@ use binlake::avro::{CodecCache, RegistryClient};
 use binlake::config::Connector;
 use binlake::event::{ChangeEvent, Column, ColumnType, Op, SourceInfo, TableSchema, Value};
 use binlake::kafka::partition::partition_for;
-use binlake::kafka::writer::ChangeWriter;
+use binlake::source::kafka::writer::ChangeWriter;
 use binlake::source::order::{RecordPlace, TxnMark};
 use binlake::source::position::{ChangeOrder, Position};
 

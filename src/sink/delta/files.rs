@@ -38,7 +38,7 @@ pub fn add_action(path: String, size: usize, batch: &RecordBatch, data_change: b
         path,
         partition_values: HashMap::new(),
         size: size as i64,
-        modification_time: crate::kafka::writer::now_ms(),
+        modification_time: crate::clock::now_ms(),
         data_change,
         stats: Some(stats_json(batch).to_string()),
         tags: None,

@@ -12,7 +12,9 @@
 // deprecated in favour of APIs not yet settled; they are what 1.1 offers.
 #![allow(deprecated)]
 
+mod apply;
 pub mod dv;
+mod error;
 pub mod files;
 pub mod keys;
 pub mod probe;
@@ -23,106 +25,32 @@ mod upkeep;
 mod vacuum;
 pub mod widen;
 
+pub use error::TableError;
 pub use storage::StorageOptions;
 pub use upkeep::{SMALL_FILE_ROWS, TARGET_FILE_ROWS};
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use delta_kernel::engine::arrow_conversion::{TryFromArrow, TryIntoArrow};
-use deltalake::arrow::array::{Array, BooleanArray, UInt32Array};
-use deltalake::arrow::compute::{concat_batches, filter_record_batch, take_record_batch};
+use deltalake::arrow::array::{Array, BooleanArray};
+use deltalake::arrow::compute::filter_record_batch;
 use deltalake::arrow::datatypes::{Schema as ArrowSchema, SchemaRef};
 use deltalake::arrow::error::ArrowError;
 use deltalake::arrow::record_batch::RecordBatch;
-use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TransactionError};
-use deltalake::kernel::{Action, Add, MetadataExt, Remove, StructType, Transaction};
+use deltalake::kernel::transaction::{CommitBuilder, TransactionError};
+use deltalake::kernel::{Action, Add, Remove, StructType};
 use deltalake::parquet::arrow::async_reader::ParquetObjectReader;
 use deltalake::parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
-use deltalake::parquet::errors::ParquetError;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::table::state::DeltaTableState;
 use deltalake::{DeltaTable, DeltaTableError, Path};
 use futures_util::TryStreamExt;
 use object_store::ObjectStoreExt;
 use roaring::RoaringTreemap;
-use thiserror::Error;
 use url::Url;
 
-use self::dv::{DvError, DvFile};
 use self::keys::{FileKeys, KeyEncoder};
-use crate::kafka::writer::now_ms;
-
-#[derive(Debug, Error)]
-pub enum TableError {
-    #[error("Delta table {uri}: {source}")]
-    Delta {
-        uri: String,
-        // Boxed: keeps every Result carrying a TableError small.
-        #[source]
-        source: Box<DeltaTableError>,
-    },
-    #[error("Delta table location `{0}` is not a valid URL or path")]
-    Location(String),
-    #[error("another writer committed first: {0}")]
-    Conflict(String),
-    #[error("Delta table {uri}: column `{column}` is {table_type} in the table but the change has {change_type}; the table cannot take it")]
-    Incompatible {
-        uri: String,
-        column: String,
-        table_type: String,
-        change_type: String,
-    },
-    #[error("Delta table {uri} has no column `{column}` for the key; it was not made by binlake for this topic")]
-    NoKeyColumn { uri: String, column: String },
-    #[error(transparent)]
-    Arrow(#[from] ArrowError),
-    #[error(transparent)]
-    Parquet(#[from] ParquetError),
-    #[error(transparent)]
-    Dv(#[from] DvError),
-    #[error("object store: {0}")]
-    Store(#[from] deltalake::ObjectStoreError),
-    /// Where a partition would resume contradicts the table (see [`progress`]).
-    #[error("{0}")]
-    Progress(String),
-}
-
-impl TableError {
-    /// Whether trying again may help: the store or the network failed
-    /// (a timeout, a refused connection, an HTTP 5xx), not the table.
-    pub fn is_transient(&self) -> bool {
-        let store = match self {
-            TableError::Store(e) => Some(e),
-            TableError::Delta { source, .. } => match source.as_ref() {
-                DeltaTableError::ObjectStore { source } => Some(source),
-                DeltaTableError::Io { .. } => return true,
-                _ => None,
-            },
-            _ => None,
-        };
-        matches!(store, Some(deltalake::ObjectStoreError::Generic { .. }))
-    }
-}
-
-impl TableError {
-    fn delta(uri: &Url, source: DeltaTableError) -> TableError {
-        if let DeltaTableError::Transaction { source } = &source {
-            if matches!(
-                source,
-                TransactionError::VersionAlreadyExists(_)
-                    | TransactionError::CommitConflict(_)
-                    | TransactionError::MaxCommitAttempts(_)
-            ) {
-                return TableError::Conflict(source.to_string());
-            }
-        }
-        TableError::Delta {
-            uri: uri.to_string(),
-            source: Box::new(source),
-        }
-    }
-}
 
 /// A live data file: its `add`, its deleted rows, and its key index.
 struct LiveFile {
@@ -527,225 +455,6 @@ impl TableTarget {
             offset += batch.num_rows() as u32;
         }
         Ok(keys)
-    }
-
-    /// Applies `images` (rows in table schema, in change order) as one
-    /// commit: for each key the last row wins; a row whose `hard_delete` is
-    /// set removes the key, any other replaces or inserts it. `txns` and a
-    /// widened `new_schema` land in the same commit.
-    pub async fn apply(
-        &mut self,
-        key: &[String],
-        images: &RecordBatch,
-        hard_delete: &[bool],
-        txns: Vec<Transaction>,
-        new_schema: Option<SchemaRef>,
-    ) -> Result<Applied, TableError> {
-        self.apply_with(key, images, hard_delete, txns, new_schema, false)
-            .await
-    }
-
-    /// [`Self::apply`] after a TRUNCATE when `truncate`: the same commit
-    /// first removes every file.
-    pub async fn apply_with(
-        &mut self,
-        key: &[String],
-        images: &RecordBatch,
-        hard_delete: &[bool],
-        txns: Vec<Transaction>,
-        new_schema: Option<SchemaRef>,
-        truncate: bool,
-    ) -> Result<Applied, TableError> {
-        let Some(state) = self.state.clone() else {
-            return Err(TableError::delta(
-                &self.uri,
-                DeltaTableError::Generic("table not created".into()),
-            ));
-        };
-        if let Some(s) = &new_schema {
-            self.schema = Some(s.clone());
-        }
-        // A truncate removes every file; they need no key index. (On a
-        // failed commit the caller re-reads the table.)
-        let mut truncated: Vec<Action> = Vec::new();
-        if truncate {
-            let now = now_ms();
-            for f in self.files.drain(..) {
-                truncated.push(Action::Remove(remove_of(&f.add, true, now)));
-            }
-        }
-        self.ensure_index(key).await?;
-        let enc = self.keys.as_ref().expect("index built");
-        let rows = enc.encode(images)?;
-
-        // The last change of every key, in key order.
-        let mut last: BTreeMap<&[u8], usize> = BTreeMap::new();
-        for i in 0..images.num_rows() {
-            last.insert(rows.row(i).data(), i);
-        }
-
-        // Rows the batch replaces or deletes, per file.
-        let mut marks: BTreeMap<usize, RoaringTreemap> = BTreeMap::new();
-        let mut replaced = 0usize;
-        for k in last.keys() {
-            for (fi, f) in self.files.iter().enumerate() {
-                let Some(fk) = &f.keys else { continue };
-                match (fk.min(), fk.max()) {
-                    (Some(lo), Some(hi)) if *k >= lo && *k <= hi => {}
-                    _ => continue,
-                }
-                for r in fk.find(k) {
-                    let r = u64::from(r);
-                    if !f.dv.contains(r) && marks.entry(fi).or_default().insert(r) {
-                        replaced += 1;
-                    }
-                }
-            }
-        }
-
-        let upserts: Vec<u32> = last
-            .values()
-            .filter(|&&i| !hard_delete[i])
-            .map(|&i| i as u32)
-            .collect();
-        let deleted = last.len() - upserts.len();
-        let mut actions: Vec<Action> = Vec::new();
-        actions.append(&mut truncated);
-        let now = now_ms();
-
-        if let Some(s) = &new_schema {
-            let delta_schema = StructType::try_from_arrow(s.as_ref())
-                .map_err(|e| TableError::delta(&self.uri, DeltaTableError::Arrow { source: e }))?;
-            let md = state
-                .metadata()
-                .clone()
-                .with_schema(&delta_schema)
-                .map_err(|e| TableError::delta(&self.uri, e.into()))?;
-            actions.push(Action::Metadata(md));
-        }
-
-        let mut new_file = None;
-        if !upserts.is_empty() {
-            let batch = take_record_batch(images, &UInt32Array::from(upserts))?;
-            let add = self.write_data_file(&batch, true).await?;
-            actions.push(Action::Add(add.clone()));
-            new_file = Some((add, batch));
-        }
-
-        // Without deletion vectors, every touched file is rewritten without
-        // the rows the batch replaces or deletes.
-        let use_dv = self.uses_deletion_vectors();
-        let mut rewrites: Vec<(usize, Option<(Add, RecordBatch)>)> = Vec::new();
-        if !use_dv {
-            let schema = self.schema.clone().expect("table has a schema");
-            for (fi, m) in &marks {
-                let parts = self.rows_without(*fi, m, &schema).await?;
-                let rest = concat_batches(&schema, &parts)?;
-                actions.push(Action::Remove(remove_of(&self.files[*fi].add, true, now)));
-                if rest.num_rows() == 0 {
-                    rewrites.push((*fi, None));
-                    continue;
-                }
-                let add = self.write_data_file(&rest, true).await?;
-                actions.push(Action::Add(add.clone()));
-                rewrites.push((*fi, Some((add, rest))));
-            }
-        }
-
-        // New deletion vectors: one file for every file touched.
-        let mut merged: Vec<(usize, RoaringTreemap)> = Vec::new();
-        for (fi, m) in marks.iter().filter(|_| use_dv) {
-            let mut dv = self.files[*fi].dv.clone();
-            dv |= m;
-            merged.push((*fi, dv));
-        }
-        let partial: Vec<&RoaringTreemap> = merged
-            .iter()
-            .filter(|(fi, dv)| dv.len() < self.files[*fi].rows)
-            .map(|(_, dv)| dv)
-            .collect();
-        let dv_file = if partial.is_empty() {
-            None
-        } else {
-            let f = DvFile::write(&partial)?;
-            self.table
-                .object_store()
-                .put(&Path::from(f.path().as_str()), f.bytes().to_vec().into())
-                .await?;
-            Some(f)
-        };
-        let mut next_dv = 0usize;
-        let mut new_adds: Vec<(usize, Option<Add>)> = Vec::new();
-        for (fi, dv) in &merged {
-            let old = &self.files[*fi].add;
-            actions.push(Action::Remove(remove_of(old, true, now)));
-            if dv.len() < self.files[*fi].rows {
-                let d = dv_file.as_ref().expect("written above").descriptors()[next_dv].clone();
-                next_dv += 1;
-                let mut add = old.clone();
-                add.deletion_vector = Some(d);
-                add.stats = files::loosen_stats(old.stats.as_deref()).or(add.stats);
-                add.modification_time = now;
-                add.data_change = true;
-                actions.push(Action::Add(add.clone()));
-                new_adds.push((*fi, Some(add)));
-            } else {
-                new_adds.push((*fi, None));
-            }
-        }
-
-        let op = DeltaOperation::Merge {
-            predicate: None,
-            merge_predicate: Some(format!("key({})", key.join(", "))),
-            matched_predicates: vec![],
-            not_matched_predicates: vec![],
-            not_matched_by_source_predicates: vec![],
-        };
-        let props = CommitProperties::default().with_application_transactions(txns);
-        let finalized = CommitBuilder::from(props)
-            .with_actions(actions)
-            .with_max_retries(0)
-            .build(Some(&state), self.table.log_store(), op)
-            .await
-            .map_err(|e| TableError::delta(&self.uri, e))?;
-        let version = finalized.version() as i64;
-
-        // The commit is the truth now; mirror it in memory.
-        for (fi, add) in new_adds.iter().rev() {
-            match add {
-                Some(a) => {
-                    let f = &mut self.files[*fi];
-                    f.add = a.clone();
-                    f.dv = merged
-                        .iter()
-                        .find(|(i, _)| i == fi)
-                        .map(|(_, d)| d.clone())
-                        .unwrap_or_default();
-                }
-                None => {
-                    self.files[*fi].rows = 0;
-                }
-            }
-        }
-        let enc = self.keys.as_ref().expect("index built");
-        for (fi, new) in rewrites {
-            match new {
-                Some((add, batch)) => self.files[fi] = LiveFile::written(add, &batch, enc)?,
-                None => self.files[fi].rows = 0,
-            }
-        }
-        self.files.retain(|f| f.rows > 0);
-        if let Some((add, batch)) = new_file {
-            self.files.push(LiveFile::written(add, &batch, enc)?);
-        }
-        self.state = Some(finalized.snapshot());
-        Ok(Applied {
-            version,
-            upserted: last.len() - deleted,
-            deleted,
-            replaced,
-            files_touched: marks.len(),
-        })
     }
 
     /// The live rows of file `i` (its deletion vector applied), in `schema`.

@@ -8,7 +8,7 @@ use deltalake::kernel::Action;
 use deltalake::protocol::DeltaOperation;
 
 use super::{remove_of, LiveFile, TableError, TableTarget};
-use crate::kafka::writer::now_ms;
+use crate::clock::now_ms;
 
 /// Files with fewer rows than this are merged by [`TableTarget::compact`].
 pub const SMALL_FILE_ROWS: u64 = 256 * 1024;

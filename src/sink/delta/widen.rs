@@ -20,7 +20,7 @@ use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::DeltaTableError;
 
 use super::{remove_of, TableError, TableTarget};
-use crate::kafka::writer::now_ms;
+use crate::clock::now_ms;
 
 /// Whether every value of `from` is exactly a value of `to`.
 pub fn widens(from: &DataType, to: &DataType) -> bool {

@@ -248,7 +248,7 @@ pub async fn read(
         last_key,
         high,
         exhausted,
-        read_ts_ms: crate::kafka::writer::now_ms(),
+        read_ts_ms: crate::clock::now_ms(),
         keys,
     })
 }

@@ -11,16 +11,17 @@ use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 
-use super::admin::{Admin, TopicSpec};
-use super::heartbeat::{Heartbeat, HeartbeatStore};
 use super::offsets::{PositionStore, StoredPosition};
-use super::partition::partition_for;
-use super::producer::{SourceProducer, Window};
-use super::{refusal, resume, KafkaError};
-use crate::avro::names::{topic_for, value_subject};
-use crate::avro::{encode, wire, CodecCache};
+use super::resume;
+use crate::avro::CodecCache;
+use crate::clock::now_ms;
 use crate::config::Connector;
 use crate::event::{ChangeEvent, Op};
+use crate::kafka::admin::{Admin, TopicSpec};
+use crate::kafka::heartbeat::HeartbeatStore;
+use crate::kafka::partition::partition_for;
+use crate::kafka::producer::{SourceProducer, Window};
+use crate::kafka::{refusal, KafkaError, TRUNCATE_PARTITIONS_HEADER};
 use crate::source::order::{already_written, RecordPlace, Tail};
 use crate::source::position::{ChangeOrder, Position};
 use crate::source::snapshot::SnapshotState;
@@ -62,7 +63,8 @@ pub struct ChangeWriter {
     producer: SourceProducer,
     admin: Admin,
     store: PositionStore,
-    heartbeats: HeartbeatStore,
+    /// Opened at the first heartbeat; `Err` once it could not be.
+    heartbeats: Option<Result<HeartbeatStore, ()>>,
     codecs: CodecCache,
     topics: HashMap<String, TopicState>,
     /// Partition tails read ahead for every table topic (taken as used).
@@ -100,7 +102,6 @@ impl ChangeWriter {
             connector.name.clone(),
         )
         .await?;
-        let heartbeats = HeartbeatStore::open(&admin, &connector.name).await?;
         let producer = SourceProducer::open(
             &connector.kafka,
             &connector.name,
@@ -113,7 +114,7 @@ impl ChangeWriter {
             producer,
             admin,
             store,
-            heartbeats,
+            heartbeats: None,
             codecs,
             topics: HashMap::new(),
             prefetched: false,
@@ -565,21 +566,6 @@ impl ChangeWriter {
         Ok(())
     }
 
-    /// Says that every change committed in MySQL before `ts_ms` is in Kafka,
-    /// once everything queued is acknowledged; a writer that had a record
-    /// refused says nothing.
-    pub async fn heartbeat(&mut self, ts_ms: i64) -> Result<(), KafkaError> {
-        self.flush().await?;
-        if self.failed {
-            return Ok(());
-        }
-        self.producer.begin()?;
-        self.heartbeats
-            .send(&self.producer.producer, Heartbeat { ts_ms })
-            .await?;
-        self.producer.commit().await
-    }
-
     /// Whether data and position are written in Kafka transactions.
     pub fn transactional(&self) -> bool {
         self.producer.transactional
@@ -599,81 +585,7 @@ impl ChangeWriter {
             );
         }
     }
-
-    /// A truncate event (SPEC): one record with a null key on every
-    /// partition of the table's topic, so each partition holds it in order
-    /// with its rows. The value is the envelope (before and after null)
-    /// under the subject's newest value schema, which can express it
-    /// whatever the table's shape; a table with no schema registered has
-    /// nothing in Kafka to truncate.
-    pub async fn write_truncate(
-        &mut self,
-        event: &ChangeEvent,
-        place: &RecordPlace,
-    ) -> Result<(), SourceError> {
-        let table = &event.table;
-        let topic = topic_for(&self.connector.name, &table.db, &table.table);
-        let latest = self
-            .codecs
-            .client()
-            .latest(&value_subject(&topic))
-            .await
-            .map_err(|e| match e.is_retryable() {
-                true => SourceError::RegistryUnavailable(e.to_string()),
-                false => SourceError::Registry(e.to_string()),
-            })?;
-        let Some((schema_id, _)) = latest else {
-            tracing::debug!(table = %table.qualified_name(), "truncate of a table never written to Kafka: no record to write");
-            return Ok(());
-        };
-        let mut value = Vec::with_capacity(128);
-        wire::write_header(&mut value, schema_id);
-        encode::write_envelope(&mut value, table, event, now_ms())
-            .map_err(|e| SourceError::Decode(e.to_string()))?;
-        self.partition_of(&topic, &[]).await?;
-        let partitions = self.topics.get(&topic).map_or(1, |s| s.partitions);
-        for partition in 0..partitions {
-            if self.fresh(&topic, partition, place)? {
-                self.send(&topic, partition, &[], Some(&value), place, None)
-                    .await?;
-            }
-        }
-        tracing::info!(table = %table.qualified_name(), partitions, "TRUNCATE written to every partition");
-        crate::metrics::metrics()
-            .source_events_total
-            .with_label_values(&[&table.qualified_name(), event.op.code()])
-            .inc();
-        Ok(())
-    }
 }
-
-impl ChangeWriter {
-    /// A repairing backfill chunk's marker (see [`crate::backfill`]): a
-    /// record with a null key and a null value, the marker in its header,
-    /// on partition 0 of the table's topic. Its place among the table's
-    /// records does not matter, so one partition suffices.
-    pub async fn write_marker(
-        &mut self,
-        table: &crate::event::TableSchema,
-        marker: &crate::backfill::RepairMarker,
-        place: &RecordPlace,
-    ) -> Result<(), SourceError> {
-        let topic = topic_for(&self.connector.name, &table.db, &table.table);
-        let records = marker
-            .to_records(crate::backfill::MAX_MARKER_BYTES)
-            .map_err(|e| SourceError::Decode(e.to_string()))?;
-        self.partition_of(&topic, &[]).await?;
-        for json in records {
-            if self.fresh(&topic, 0, place)? {
-                self.send(&topic, 0, &[], None, place, Some(&json)).await?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Header of a truncate record: how many partitions the truncate went to.
-pub const TRUNCATE_PARTITIONS_HEADER: &str = "binlake.truncate.partitions";
 
 /// Runs a blocking read of partition tails off the async workers.
 async fn blocking_read<T: Send + 'static>(
@@ -688,9 +600,6 @@ async fn blocking_read<T: Send + 'static>(
         })?
 }
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+// Truncates, backfill markers and heartbeats.
+#[path = "writer_control.rs"]
+mod control;

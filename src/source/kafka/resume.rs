@@ -8,8 +8,8 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::{client_config, ClientKind, KafkaError};
 use crate::config::KafkaConfig;
+use crate::kafka::{client_config, ClientKind, KafkaError};
 use crate::source::order::{Tail, TxnMark, GTID_HEADER, SERVER_HEADER, STATE_HEADER};
 use crate::source::position::ChangeOrder;
 

@@ -1,14 +1,13 @@
 //! The source position, kept in the compacted `{name}.offsets` topic so the
 //! container itself holds no state.
 
-use std::time::Duration;
-
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::FutureProducer;
 use serde::{Deserialize, Serialize};
 
-use super::admin::{Admin, TopicSpec};
-use super::{refusal, resume, KafkaError};
+use super::resume;
 use crate::config::KafkaConfig;
+use crate::kafka::admin::{Admin, TopicSpec};
+use crate::kafka::KafkaError;
 use crate::source::position::Position;
 
 /// One stored position: where to resume, and when it was written.
@@ -81,22 +80,6 @@ impl PositionStore {
         producer: &FutureProducer,
         stored: &StoredPosition,
     ) -> Result<(), KafkaError> {
-        let payload = serde_json::to_vec(stored).map_err(|e| KafkaError::Delivery {
-            topic: self.topic.clone(),
-            message: e.to_string(),
-        })?;
-        let record = FutureRecord::to(&self.topic)
-            .key(self.key.as_bytes())
-            .payload(&payload)
-            .partition(0);
-        // A refused position record stops the source like a refused change.
-        producer
-            .send(record, Duration::from_secs(60))
-            .await
-            .map_err(|(e, _)| {
-                let fatal = producer.client().fatal_error();
-                refusal::delivery_error(self.topic.clone(), e, payload.len(), fatal)
-            })?;
-        Ok(())
+        crate::kafka::producer::send_keyed_json(producer, &self.topic, &self.key, stored).await
     }
 }

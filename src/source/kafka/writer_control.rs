@@ -1,0 +1,113 @@
+//! The writer's records that are not row changes: a TRUNCATE on every
+//! partition of its table's topic, a repairing backfill's markers, and the
+//! heartbeats that say everything before an instant is in Kafka.
+
+use super::ChangeWriter;
+use crate::avro::names::{topic_for, value_subject};
+use crate::avro::{encode, wire};
+use crate::clock::now_ms;
+use crate::event::ChangeEvent;
+use crate::kafka::heartbeat::{Heartbeat, HeartbeatStore};
+use crate::kafka::KafkaError;
+use crate::source::order::RecordPlace;
+use crate::source::SourceError;
+
+impl ChangeWriter {
+    /// Says that every change committed in MySQL before `ts_ms` is in Kafka,
+    /// once everything queued is acknowledged; a writer that had a record
+    /// refused says nothing.
+    pub async fn heartbeat(&mut self, ts_ms: i64) -> Result<(), KafkaError> {
+        if matches!(self.heartbeats, Some(Err(()))) {
+            return Ok(());
+        }
+        self.flush().await?;
+        if self.failed {
+            return Ok(());
+        }
+        if self.heartbeats.is_none() {
+            let opened = HeartbeatStore::open(&self.admin, &self.connector.name).await;
+            if let Err(e) = &opened {
+                // Heartbeats only sharpen a metric: the data flows without.
+                tracing::warn!(error = %e, "cannot create the heartbeat topic; end-to-end lag follows the newest change applied only");
+            }
+            self.heartbeats = Some(opened.map_err(|_| ()));
+        }
+        let Some(Ok(store)) = &self.heartbeats else {
+            return Ok(());
+        };
+        self.producer.begin()?;
+        store
+            .send(&self.producer.producer, Heartbeat { ts_ms })
+            .await?;
+        self.producer.commit().await
+    }
+
+    /// A truncate event (SPEC): one record with a null key on every
+    /// partition of the table's topic, so each partition holds it in order
+    /// with its rows. The value is the envelope (before and after null)
+    /// under the subject's newest value schema, which can express it
+    /// whatever the table's shape; a table with no schema registered has
+    /// nothing in Kafka to truncate.
+    pub async fn write_truncate(
+        &mut self,
+        event: &ChangeEvent,
+        place: &RecordPlace,
+    ) -> Result<(), SourceError> {
+        let table = &event.table;
+        let topic = topic_for(&self.connector.name, &table.db, &table.table);
+        let latest = self
+            .codecs
+            .client()
+            .latest(&value_subject(&topic))
+            .await
+            .map_err(|e| match e.is_retryable() {
+                true => SourceError::RegistryUnavailable(e.to_string()),
+                false => SourceError::Registry(e.to_string()),
+            })?;
+        let Some((schema_id, _)) = latest else {
+            tracing::debug!(table = %table.qualified_name(), "truncate of a table never written to Kafka: no record to write");
+            return Ok(());
+        };
+        let mut value = Vec::with_capacity(128);
+        wire::write_header(&mut value, schema_id);
+        encode::write_envelope(&mut value, table, event, now_ms())
+            .map_err(|e| SourceError::Decode(e.to_string()))?;
+        self.partition_of(&topic, &[]).await?;
+        let partitions = self.topics.get(&topic).map_or(1, |s| s.partitions);
+        for partition in 0..partitions {
+            if self.fresh(&topic, partition, place)? {
+                self.send(&topic, partition, &[], Some(&value), place, None)
+                    .await?;
+            }
+        }
+        tracing::info!(table = %table.qualified_name(), partitions, "TRUNCATE written to every partition");
+        crate::metrics::metrics()
+            .source_events_total
+            .with_label_values(&[&table.qualified_name(), event.op.code()])
+            .inc();
+        Ok(())
+    }
+
+    /// A repairing backfill chunk's marker (see [`crate::backfill`]): a
+    /// record with a null key and a null value, the marker in its header,
+    /// on partition 0 of the table's topic. Its place among the table's
+    /// records does not matter, so one partition suffices.
+    pub async fn write_marker(
+        &mut self,
+        table: &crate::event::TableSchema,
+        marker: &crate::backfill::RepairMarker,
+        place: &RecordPlace,
+    ) -> Result<(), SourceError> {
+        let topic = topic_for(&self.connector.name, &table.db, &table.table);
+        let records = marker
+            .to_records(crate::backfill::MAX_MARKER_BYTES)
+            .map_err(|e| SourceError::Decode(e.to_string()))?;
+        self.partition_of(&topic, &[]).await?;
+        for json in records {
+            if self.fresh(&topic, 0, place)? {
+                self.send(&topic, 0, &[], None, place, Some(&json)).await?;
+            }
+        }
+        Ok(())
+    }
+}
