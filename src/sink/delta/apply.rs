@@ -161,7 +161,11 @@ impl TableTarget {
     }
 
     /// The table's metadata with a widened schema.
-    fn metadata_with(&self, state: &DeltaTableState, s: &SchemaRef) -> Result<Action, TableError> {
+    pub(super) fn metadata_with(
+        &self,
+        state: &DeltaTableState,
+        s: &SchemaRef,
+    ) -> Result<Action, TableError> {
         let delta_schema = StructType::try_from_arrow(s.as_ref())
             .map_err(|e| TableError::delta(&self.uri, DeltaTableError::Arrow { source: e }))?;
         let md = state

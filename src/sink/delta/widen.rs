@@ -8,14 +8,13 @@
 //! once, at the first change after the ALTER; narrower values arriving
 //! later (records written before the ALTER) are widened as they are laid out.
 
-use delta_kernel::engine::arrow_conversion::TryFromArrow;
 use deltalake::arrow::array::{ArrayRef, UInt32Array};
 use deltalake::arrow::compute::{concat_batches, take};
 use deltalake::arrow::datatypes::{DataType, SchemaRef};
 use deltalake::arrow::error::ArrowError;
 use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::kernel::transaction::CommitBuilder;
-use deltalake::kernel::{Action, MetadataExt, StructType};
+use deltalake::kernel::Action;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::DeltaTableError;
 
@@ -75,15 +74,8 @@ impl TableTarget {
                 DeltaTableError::Generic("table not created".into()),
             ));
         };
-        let delta_schema = StructType::try_from_arrow(schema.as_ref())
-            .map_err(|e| TableError::delta(&self.uri, DeltaTableError::Arrow { source: e }))?;
-        let md = state
-            .metadata()
-            .clone()
-            .with_schema(&delta_schema)
-            .map_err(|e| TableError::delta(&self.uri, e.into()))?;
         let now = now_ms();
-        let mut actions = vec![Action::Metadata(md)];
+        let mut actions = vec![self.metadata_with(&state, &schema)?];
         for i in 0..self.files.len() {
             // Read in the wider schema: every column is cast on the way.
             let parts = self.live_rows_of(i, &schema).await?;
