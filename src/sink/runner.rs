@@ -20,7 +20,7 @@ use super::offsets::OffsetCommits;
 use super::SinkError;
 use crate::avro::RegistryClient;
 use crate::backfill::{RepairMarker, MARKER_HEADER};
-use crate::clock::now_ms;
+use crate::clock::{now_ms, Backoff};
 use crate::config::Connector;
 use crate::metrics::metrics;
 
@@ -193,17 +193,15 @@ async fn decode_retrying(
     msg: &OwnedMessage,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<Result<Option<SinkRecord>, DecodeError>, SinkError> {
-    let mut wait = Duration::from_millis(200);
+    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
     loop {
         match decoder.decode(msg.key(), msg.payload()).await {
             Err(e) if e.is_retryable() => {
                 crate::metrics::metrics().error("sink", "registry");
-                tracing::warn!(error = %e, retry_in = ?wait, "schema registry unreachable; retrying");
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = shutdown.changed() => return Err(SinkError::Stopped),
+                tracing::warn!(error = %e, retry_in = ?backoff.current(), "schema registry unreachable; retrying");
+                if backoff.wait(shutdown).await {
+                    return Err(SinkError::Stopped);
                 }
-                wait = (wait * 2).min(Duration::from_secs(10));
             }
             other => return Ok(other),
         }

@@ -17,6 +17,7 @@ use super::snapshot::SnapshotState;
 use super::stream::{ChangeStream, StreamItem};
 use super::SourceError;
 use crate::avro::{CodecCache, RegistryClient};
+use crate::clock::Backoff;
 use crate::config::{Connector, MysqlTls, SourceConfig, SslMode};
 use crate::metrics::metrics;
 use crate::source::kafka::writer::ChangeWriter;
@@ -114,7 +115,7 @@ pub async fn run(
     let opts = mysql_opts(&source)?;
     let pool = Pool::new(opts.clone());
     let flavour = check_server(&pool).await?;
-    let mut backoff = Backoff::default();
+    let mut backoff = Backoff::new(Duration::from_millis(500), MAX_BACKOFF);
     let mut catalog = Catalog::new(source.clone(), pool.clone(), flavour);
     let (position_tx, position_rx) = watch::channel(Position::default());
     tokio::spawn(report_bytes_behind(pool.clone(), position_rx));
@@ -125,7 +126,7 @@ pub async fn run(
             Ok(w) => w,
             Err(e) if e.is_transient() => {
                 crate::metrics::metrics().error("source", "kafka");
-                tracing::warn!(error = %e, retry_in = ?backoff.delay, "cannot open the Kafka writer");
+                tracing::warn!(error = %e, retry_in = ?backoff.current(), "cannot open the Kafka writer");
                 if backoff.wait(&mut shutdown).await {
                     return Ok(());
                 }
@@ -139,7 +140,7 @@ pub async fn run(
             Ok(p) => p,
             Err(e) if e.is_transient() => {
                 metrics().error("source", "kafka");
-                tracing::warn!(error = %e, retry_in = ?backoff.delay, "cannot read the stored position");
+                tracing::warn!(error = %e, retry_in = ?backoff.current(), "cannot read the stored position");
                 writer.abandon().await;
                 if backoff.wait(&mut shutdown).await {
                     return Ok(());
@@ -185,7 +186,7 @@ pub async fn run(
                 Ok((server, _)) => server,
                 Err(e) if e.is_transient() => {
                     metrics().error("source", "mysql");
-                    tracing::warn!(error = %e, retry_in = ?backoff.delay, "cannot read the server's identity");
+                    tracing::warn!(error = %e, retry_in = ?backoff.current(), "cannot read the server's identity");
                     if backoff.wait(&mut shutdown).await {
                         return finish(writer, &committed, &snapshot).await;
                     }
@@ -208,7 +209,7 @@ pub async fn run(
                 Ok(conn) => conn,
                 Err(e) if e.is_transient() => {
                     crate::metrics::metrics().error("source", "mysql");
-                    tracing::warn!(error = %e, retry_in = ?backoff.delay, "cannot open the binlog stream");
+                    tracing::warn!(error = %e, retry_in = ?backoff.current(), "cannot open the binlog stream");
                     if backoff.wait(&mut shutdown).await {
                         return finish(writer, &committed, &snapshot).await;
                     }
@@ -248,7 +249,7 @@ pub async fn run(
                 }
                 Err(e) if e.is_writer() && e.is_transient() => {
                     crate::metrics::metrics().error("source", "kafka");
-                    tracing::warn!(error = %e, retry_in = ?backoff.delay, "Kafka side failed; rebuilding the writer");
+                    tracing::warn!(error = %e, retry_in = ?backoff.current(), "Kafka side failed; rebuilding the writer");
                     writer.abandon().await;
                     if backoff.wait(&mut shutdown).await {
                         return Ok(());
@@ -257,7 +258,7 @@ pub async fn run(
                 }
                 Err(e) if e.is_transient() => {
                     crate::metrics::metrics().error("source", "mysql");
-                    tracing::warn!(error = %e, retry_in = ?backoff.delay, "binlog stream failed; resuming from {committed}");
+                    tracing::warn!(error = %e, retry_in = ?backoff.current(), "binlog stream failed; resuming from {committed}");
                     if backoff.wait(&mut shutdown).await {
                         return finish(writer, &committed, &snapshot).await;
                     }
@@ -393,35 +394,6 @@ async fn report_bytes_behind(pool: Pool, position: watch::Receiver<Position>) {
 /// Bytes from `at` to the end of the last binlog.
 pub fn bytes_behind(logs: impl Iterator<Item = (String, u64)>, at: &Position) -> u64 {
     super::server::bytes_behind(logs, at)
-}
-
-/// Exponential backoff between reconnects, reset by progress.
-struct Backoff {
-    delay: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff {
-            delay: Duration::from_millis(500),
-        }
-    }
-}
-
-impl Backoff {
-    /// Sleeps, unless shutdown comes first (then returns true).
-    async fn wait(&mut self, shutdown: &mut watch::Receiver<bool>) -> bool {
-        let d = self.delay;
-        self.delay = (self.delay * 2).min(MAX_BACKOFF);
-        tokio::select! {
-            _ = shutdown.changed() => true,
-            _ = tokio::time::sleep(d) => *shutdown.borrow(),
-        }
-    }
-
-    fn reset(&mut self) {
-        *self = Backoff::default();
-    }
 }
 
 /// Follows one connection. `Ok(true)`: shutdown requested; `Ok(false)`: the

@@ -19,6 +19,7 @@ use super::state::Job;
 use super::table::{self, SnapshotTable};
 use super::visible;
 use super::window::ReadyChunk;
+use crate::clock::Backoff;
 use crate::config::SourceConfig;
 use crate::source::binlog::Flavour;
 use crate::source::gtid::GtidState;
@@ -206,7 +207,7 @@ async fn run_job(r: &Reader, job: &Job, progress: &Progress) -> Result<(), Sourc
             pos: opened_at.1,
             gtids: seen.as_ref().map(|s| s.to_string()),
         };
-        let mut delay = Duration::from_millis(200);
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
         let mut chunk = loop {
             let read = async {
                 visible::wait_visible(&r.pool, r.flavour, seen.as_deref()).await?;
@@ -250,9 +251,8 @@ async fn run_job(r: &Reader, job: &Job, progress: &Progress) -> Result<(), Sourc
                 }
                 Err(e) => {
                     crate::metrics::metrics().error("snapshot", "mysql");
-                    tracing::warn!(table = %job.table, error = %e, retry_in = ?delay, "snapshot chunk read failed; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(30));
+                    tracing::warn!(table = %job.table, error = %e, retry_in = ?backoff.current(), "snapshot chunk read failed; retrying");
+                    tokio::time::sleep(backoff.next_delay()).await;
                 }
             }
         };
@@ -356,15 +356,14 @@ async fn load_table(
     db: &str,
     name: &str,
 ) -> Result<Arc<SnapshotTable>, SourceError> {
-    let mut delay = Duration::from_millis(500);
+    let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
     loop {
         match table::load(&r.pool, r.flavour, &r.config, db, name).await {
             Ok(t) => return Ok(Arc::new(t)),
             Err(e) if e.is_transient() => {
                 crate::metrics::metrics().error("snapshot", "mysql");
                 tracing::warn!(table = %qualified, error = %e, "snapshot cannot read the table's shape; retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(30));
+                tokio::time::sleep(backoff.next_delay()).await;
             }
             Err(e) => return Err(e),
         }

@@ -115,14 +115,13 @@ pub fn job_of(connector: &Connector, payload: Option<&[u8]>) -> Result<Job, Stri
 /// job (none for a record that asks for nothing valid) to `out`, until
 /// `out` closes. Blocking: run it on its own thread.
 pub fn follow(connector: &Connector, from: i64, out: mpsc::Sender<(i64, Option<Job>)>) {
-    let mut delay = Duration::from_secs(1);
+    let mut backoff = crate::clock::Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
     while !out.is_closed() {
         match follow_once(connector, from, &out) {
             Ok(()) => return,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read {}; retrying", topic(&connector.name));
-                std::thread::sleep(delay);
-                delay = (delay * 2).min(Duration::from_secs(30));
+                std::thread::sleep(backoff.next_delay());
             }
         }
     }
