@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use deltalake::kernel::Transaction;
 use rdkafka::message::OwnedMessage;
 
-use super::decode::{ChangeOp, SinkRecord};
+use super::decode::SinkRecord;
 use super::defaults::ColumnHistory;
 use super::delta::{widen, TableError, TableTarget};
 use super::dlq::DeadLetters;
@@ -20,6 +20,7 @@ use super::truncate;
 use super::SinkError;
 use crate::backfill::RepairMarker;
 use crate::config::{Connector, DeleteMode, SinkConfig};
+use crate::event::Op;
 use crate::metrics::metrics;
 
 /// Set to `sink_after_delta_commit` to abort right after a Delta commit and
@@ -219,11 +220,7 @@ pub(super) async fn truncate_cut(
     connector: &Connector,
     state: &mut TopicState,
 ) -> Result<(Vec<Pending>, Option<BTreeMap<i32, i64>>), SinkError> {
-    let is_truncate = |p: &Pending| {
-        p.record
-            .as_ref()
-            .is_some_and(|r| r.op == ChangeOp::Truncate)
-    };
+    let is_truncate = |p: &Pending| p.record.as_ref().is_some_and(|r| r.op == Op::Truncate);
     if !state.pending.iter().any(is_truncate) {
         return Ok((Vec::new(), None));
     }
@@ -343,7 +340,7 @@ pub(super) async fn apply_once(
         .iter()
         .filter(unapplied)
         .filter_map(|p| p.record.as_ref())
-        .filter(|r| r.op != ChangeOp::Truncate)
+        .filter(|r| r.op != Op::Truncate)
         .collect();
     let skipped = state.pending.iter().filter(|p| p.record.is_some()).count() - fresh.len();
     if skipped > 0 {
@@ -422,10 +419,7 @@ pub(super) async fn apply_once(
         .or_else(|| target.schema().cloned())
         .ok_or_else(|| SinkError::Config("table without schema".into()))?;
     let images = rows::build_batch(&schema, &fresh, &state.history)?;
-    let mut hard_delete: Vec<bool> = fresh
-        .iter()
-        .map(|r| r.op == ChangeOp::Delete && !soft)
-        .collect();
+    let mut hard_delete: Vec<bool> = fresh.iter().map(|r| r.op == Op::Delete && !soft).collect();
     // Rows a repairing backfill covers that MySQL no longer holds: deletes
     // after the batch's own changes (see crate::backfill).
     let repaired = target.backfill_deletes(&key, &images, &markers).await?;

@@ -1,6 +1,7 @@
 //! Kafka records back into row changes: the Confluent wire header, the
 //! writer's schema from the registry, and the Debezium envelope.
 
+use crate::event::Op;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -75,32 +76,9 @@ pub struct RowSchema {
 }
 
 /// The change a record carries. A delete's row is its before image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChangeOp {
-    Create,
-    Update,
-    Delete,
-    Read,
-    /// A TRUNCATE: no row, no key; every partition of the topic carries one.
-    Truncate,
-}
-
-impl ChangeOp {
-    pub fn code(self) -> &'static str {
-        match self {
-            ChangeOp::Create => "c",
-            ChangeOp::Update => "u",
-            ChangeOp::Delete => "d",
-            ChangeOp::Read => "r",
-            ChangeOp::Truncate => "t",
-        }
-    }
-}
-
-/// One decoded change.
 #[derive(Debug)]
 pub struct SinkRecord {
-    pub op: ChangeOp,
+    pub op: Op,
     pub schema: Arc<RowSchema>,
     /// Values in `schema.columns` order, unions unwrapped.
     pub row: Vec<Avro>,
@@ -172,16 +150,16 @@ impl EnvelopeDecoder {
         }
         let op = match op {
             Some(Avro::String(s)) => match s.as_str() {
-                "c" => ChangeOp::Create,
-                "u" => ChangeOp::Update,
-                "d" => ChangeOp::Delete,
-                "r" => ChangeOp::Read,
-                "t" => ChangeOp::Truncate,
+                "c" => Op::Create,
+                "u" => Op::Update,
+                "d" => Op::Delete,
+                "r" => Op::Read,
+                "t" => Op::Truncate,
                 other => return Err(DecodeError::Envelope(format!("unknown op `{other}`"))),
             },
             _ => return Err(DecodeError::Envelope("no `op` string".into())),
         };
-        if op == ChangeOp::Truncate {
+        if op == Op::Truncate {
             let src = source_fields(source)?;
             return Ok(Some(SinkRecord {
                 op,
@@ -197,22 +175,14 @@ impl EnvelopeDecoder {
         let key = key.ok_or(DecodeError::NoKey)?;
         let (key_id, _) = wire::parse(key)?;
         let key_fields = self.key_fields(key_id).await?;
-        let image = if op == ChangeOp::Delete {
-            before
-        } else {
-            after
-        };
+        let image = if op == Op::Delete { before } else { after };
         let row = match image {
             Some(Avro::Record(cols)) => cols
                 .into_iter()
                 .map(|(_, v)| unwrap_union(v).unwrap_or(Avro::Null))
                 .collect::<Vec<_>>(),
             _ => {
-                let which = if op == ChangeOp::Delete {
-                    "before"
-                } else {
-                    "after"
-                };
+                let which = if op == Op::Delete { "before" } else { "after" };
                 return Err(DecodeError::Envelope(format!(
                     "op `{}` without a `{which}` row",
                     op.code()

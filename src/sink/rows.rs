@@ -14,8 +14,9 @@ use deltalake::arrow::error::ArrowError;
 use deltalake::arrow::record_batch::RecordBatch;
 use thiserror::Error;
 
-use super::decode::{ChangeOp, SinkRecord};
+use super::decode::SinkRecord;
 use super::defaults::ColumnHistory;
+use crate::event::Op;
 
 pub const OP: &str = "__op";
 pub const SOURCE_TS_MS: &str = "__source_ts_ms";
@@ -90,7 +91,7 @@ pub fn build_batch(
             DELETED => Arc::new(
                 records
                     .iter()
-                    .map(|r| Some(r.op == ChangeOp::Delete))
+                    .map(|r| Some(r.op == Op::Delete))
                     .collect::<deltalake::arrow::array::BooleanArray>(),
             ),
             _ => source_column(field, records, history)?,
@@ -272,7 +273,7 @@ pub fn constant(field: &Field, value: &Avro) -> Result<ArrayRef, RowsError> {
         index: [(field.name().clone(), 0)].into(),
     });
     let r = SinkRecord {
-        op: ChangeOp::Create,
+        op: Op::Create,
         schema,
         row: vec![value.clone()],
         key_fields: Arc::from(Vec::new()),
@@ -331,7 +332,7 @@ mod tests {
     use deltalake::arrow::array::{Array, AsArray};
     use deltalake::arrow::datatypes::{Decimal128Type, Int64Type};
 
-    fn record(schema: &Arc<RowSchema>, op: ChangeOp, row: Vec<Avro>) -> SinkRecord {
+    fn record(schema: &Arc<RowSchema>, op: Op, row: Vec<Avro>) -> SinkRecord {
         SinkRecord {
             op,
             schema: schema.clone(),
@@ -372,10 +373,10 @@ mod tests {
         let schema = table_schema(&table_cols, true);
         let a = record(
             &rs,
-            ChangeOp::Create,
+            Op::Create,
             vec![Avro::Long(1), Avro::Bytes(vec![0xff, 0xff])],
         );
-        let b = record(&rs, ChangeOp::Delete, vec![Avro::Long(2), Avro::Null]);
+        let b = record(&rs, Op::Delete, vec![Avro::Long(2), Avro::Null]);
         let batch = build_batch(&schema, &[&a, &b], &ColumnHistory::default()).unwrap();
         assert_eq!(batch.num_rows(), 2);
         assert_eq!(batch.column(0).as_primitive::<Int64Type>().value(1), 2);
@@ -416,7 +417,7 @@ mod tests {
             DataType::Int64,
             true,
         )]));
-        let a = record(&rs, ChangeOp::Create, vec![Avro::String("x".into())]);
+        let a = record(&rs, Op::Create, vec![Avro::String("x".into())]);
         assert!(matches!(
             build_batch(&schema, &[&a], &ColumnHistory::default()),
             Err(RowsError::Type { .. })

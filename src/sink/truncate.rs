@@ -26,8 +26,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use rdkafka::message::{Headers, Message, OwnedMessage};
 
-use super::decode::{ChangeOp, SinkRecord};
+use super::decode::SinkRecord;
 use super::delta::{TableError, TableTarget};
+use crate::event::Op;
 use crate::kafka::TRUNCATE_PARTITIONS_HEADER;
 
 /// What the barrier needs to know of one pending record.
@@ -69,7 +70,7 @@ pub fn item(
     record: Option<&SinkRecord>,
     message: &OwnedMessage,
 ) -> Item {
-    let truncate = record.filter(|r| r.op == ChangeOp::Truncate).map(|r| {
+    let truncate = record.filter(|r| r.op == Op::Truncate).map(|r| {
         let partitions = message
             .headers()
             .and_then(|h| {
