@@ -13,11 +13,12 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 
-use super::admin::{Admin, TopicSpec};
 use super::{client_config, ClientKind, KafkaError};
 use crate::config::KafkaConfig;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
+/// How many of the topic's last records `status` looks through.
+const LOOK_BACK: i64 = 100;
 
 /// One heartbeat: the instant before which every committed change is in
 /// Kafka (ms since the epoch, binlake's clock when the server's heartbeat
@@ -33,9 +34,15 @@ impl Heartbeat {
     }
 }
 
-/// The heartbeat topic of a pipeline: `{name}.heartbeat` (one dot fewer
-/// than a table topic, so no sink subscription takes it for a table).
+/// Heartbeats live in the pipeline's compacted `{name}.offsets` topic,
+/// under their own key: no topic is created for them (a topic appearing
+/// makes pattern subscribers rebalance).
 pub fn heartbeat_topic(name: &str) -> String {
+    format!("{name}.offsets")
+}
+
+/// The key heartbeats are written under: `{name}.heartbeat`.
+pub fn heartbeat_key(name: &str) -> String {
     format!("{name}.heartbeat")
 }
 
@@ -45,22 +52,12 @@ pub struct HeartbeatStore {
 }
 
 impl HeartbeatStore {
-    /// Makes sure the compacted one-partition topic exists.
-    pub async fn open(admin: &Admin, name: &str) -> Result<Self, KafkaError> {
-        let topic = heartbeat_topic(name);
-        admin
-            .ensure_topic(
-                &topic,
-                TopicSpec {
-                    partitions: 1,
-                    compacted: true,
-                },
-            )
-            .await?;
-        Ok(HeartbeatStore {
-            topic,
-            key: name.to_string(),
-        })
+    /// The topic already exists: the source's position store made it.
+    pub fn new(name: &str) -> Self {
+        HeartbeatStore {
+            topic: heartbeat_topic(name),
+            key: heartbeat_key(name),
+        }
     }
 
     /// Writes one heartbeat and waits until Kafka has it.
@@ -101,14 +98,25 @@ pub fn last_heartbeat(kafka: &KafkaConfig, name: &str) -> Result<Option<Heartbea
         return Ok(None);
     }
     let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(&topic, 0, Offset::OffsetTail(1))
+    // Positions are written beside heartbeats, at most one a second: the
+    // last records hold a heartbeat if the source was idle lately.
+    tpl.add_partition_offset(&topic, 0, Offset::OffsetTail(LOOK_BACK))
         .map_err(err)?;
     consumer.assign(&tpl).map_err(err)?;
+    let key = heartbeat_key(name);
+    let mut last = None;
     let deadline = Instant::now() + TIMEOUT;
     while Instant::now() < deadline {
         match consumer.poll(Duration::from_millis(200)) {
-            Some(Ok(msg)) => return Ok(msg.payload().and_then(Heartbeat::parse)),
-            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => return Ok(None),
+            Some(Ok(msg)) => {
+                if msg.key() == Some(key.as_bytes()) {
+                    last = msg.payload().and_then(Heartbeat::parse).or(last);
+                }
+                if msg.offset() + 1 >= high {
+                    return Ok(last);
+                }
+            }
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => return Ok(last),
             Some(Err(e)) => return Err(err(e)),
             None => {}
         }
@@ -136,7 +144,7 @@ mod tests {
     #[test]
     fn the_topic_is_not_a_table_topic() {
         let t = heartbeat_topic("shop");
-        assert_eq!(t, "shop.heartbeat");
-        assert_eq!(t.matches('.').count(), 1);
+        assert_eq!(t, "shop.offsets");
+        assert_eq!(heartbeat_key("shop"), "shop.heartbeat");
     }
 }

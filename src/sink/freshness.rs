@@ -18,7 +18,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 
 use crate::config::KafkaConfig;
-use crate::kafka::heartbeat::{heartbeat_topic, Heartbeat};
+use crate::kafka::heartbeat::{heartbeat_key, heartbeat_topic, Heartbeat};
 use crate::kafka::{client_config, ClientKind};
 
 /// Heartbeats waiting per topic; older ones are dropped first (a newer one
@@ -101,12 +101,12 @@ impl HeartbeatWatch {
         let (tx, claims) = watch::channel(None);
         let assignment = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
-        let (kafka, topic) = (kafka.clone(), heartbeat_topic(name));
+        let (kafka, topic, key) = (kafka.clone(), heartbeat_topic(name), heartbeat_key(name));
         let (shared, stopped) = (assignment.clone(), stop.clone());
         let spawned = std::thread::Builder::new()
             .name("binlake-heartbeats".into())
             .spawn(move || {
-                if let Err(e) = read_heartbeats(&kafka, &topic, &shared, &stopped, &tx) {
+                if let Err(e) = read_heartbeats(&kafka, &topic, &key, &shared, &stopped, &tx) {
                     tracing::warn!(%topic, error = %e, "cannot read the source's heartbeats; end-to-end lag follows the newest applied change only");
                 }
             });
@@ -137,6 +137,7 @@ impl Drop for HeartbeatWatch {
 fn read_heartbeats(
     kafka: &KafkaConfig,
     topic: &str,
+    key: &str,
     assignment: &Mutex<Vec<(String, i32)>>,
     stop: &AtomicBool,
     tx: &watch::Sender<Option<Claim>>,
@@ -181,6 +182,7 @@ fn read_heartbeats(
         };
         let Some(beat) = msg
             .ok()
+            .filter(|m| m.key() == Some(key.as_bytes()))
             .and_then(|m| m.payload().and_then(Heartbeat::parse))
         else {
             continue;

@@ -63,8 +63,7 @@ pub struct ChangeWriter {
     producer: SourceProducer,
     admin: Admin,
     store: PositionStore,
-    /// Opened at the first heartbeat; `Err` once it could not be.
-    heartbeats: Option<Result<HeartbeatStore, ()>>,
+    heartbeats: HeartbeatStore,
     codecs: CodecCache,
     topics: HashMap<String, TopicState>,
     /// Partition tails read ahead for every table topic (taken as used).
@@ -109,12 +108,13 @@ impl ChangeWriter {
         )
         .await?;
         let window = Window::of(&connector.kafka);
+        let heartbeats = HeartbeatStore::new(&connector.name);
         Ok(ChangeWriter {
             connector,
             producer,
             admin,
             store,
-            heartbeats: None,
+            heartbeats,
             codecs,
             topics: HashMap::new(),
             prefetched: false,

@@ -7,7 +7,7 @@ use crate::avro::names::{topic_for, value_subject};
 use crate::avro::{encode, wire};
 use crate::clock::now_ms;
 use crate::event::ChangeEvent;
-use crate::kafka::heartbeat::{Heartbeat, HeartbeatStore};
+use crate::kafka::heartbeat::Heartbeat;
 use crate::kafka::KafkaError;
 use crate::source::order::RecordPlace;
 use crate::source::SourceError;
@@ -17,26 +17,12 @@ impl ChangeWriter {
     /// once everything queued is acknowledged; a writer that had a record
     /// refused says nothing.
     pub async fn heartbeat(&mut self, ts_ms: i64) -> Result<(), KafkaError> {
-        if matches!(self.heartbeats, Some(Err(()))) {
-            return Ok(());
-        }
         self.flush().await?;
         if self.failed {
             return Ok(());
         }
-        if self.heartbeats.is_none() {
-            let opened = HeartbeatStore::open(&self.admin, &self.connector.name).await;
-            if let Err(e) = &opened {
-                // Heartbeats only sharpen a metric: the data flows without.
-                tracing::warn!(error = %e, "cannot create the heartbeat topic; end-to-end lag follows the newest change applied only");
-            }
-            self.heartbeats = Some(opened.map_err(|_| ()));
-        }
-        let Some(Ok(store)) = &self.heartbeats else {
-            return Ok(());
-        };
         self.producer.begin()?;
-        store
+        self.heartbeats
             .send(&self.producer.producer, Heartbeat { ts_ms })
             .await?;
         self.producer.commit().await
