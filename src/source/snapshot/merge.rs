@@ -174,6 +174,22 @@ impl SnapshotMerge {
         self.windows.has_ready()
     }
 
+    /// The place of the next snapshot record: just before the read point,
+    /// with an index unique across restarts too, so a re-read chunk is
+    /// never mistaken for a record Kafka already holds.
+    fn next_place(&mut self, read_point: &(String, u64), mark: &Arc<TxnMark>) -> RecordPlace {
+        self.last_index = (self.last_index + 1).max(now_micros());
+        RecordPlace {
+            order: ChangeOrder::new(
+                &read_point.0,
+                read_point.1.saturating_sub(1),
+                self.last_index,
+            ),
+            mark: mark.clone(),
+            snapshot: true,
+        }
+    }
+
     /// Emits every chunk the stream has reached. Call only between
     /// transactions. True when the stored progress changed.
     pub async fn emit(
@@ -216,31 +232,11 @@ impl SnapshotMerge {
                     },
                     transaction: None,
                 };
-                // Unique across restarts too: a re-read chunk is never
-                // mistaken for a record Kafka already holds.
-                self.last_index = (self.last_index + 1).max(now_micros());
-                let place = RecordPlace {
-                    order: ChangeOrder::new(
-                        &read_point.0,
-                        read_point.1.saturating_sub(1),
-                        self.last_index,
-                    ),
-                    mark: mark.clone(),
-                    snapshot: true,
-                };
+                let place = self.next_place(read_point, mark);
                 writer.write(&event, &place).await?;
             }
             if let Some(marker) = &ready.repair {
-                self.last_index = (self.last_index + 1).max(now_micros());
-                let place = RecordPlace {
-                    order: ChangeOrder::new(
-                        &read_point.0,
-                        read_point.1.saturating_sub(1),
-                        self.last_index,
-                    ),
-                    mark: mark.clone(),
-                    snapshot: true,
-                };
+                let place = self.next_place(read_point, mark);
                 writer.write_marker(&ready.schema, marker, &place).await?;
             }
             metrics()
