@@ -11,7 +11,7 @@ use deltalake::arrow::array::UInt32Array;
 use deltalake::arrow::compute::{concat_batches, take_record_batch};
 use deltalake::arrow::datatypes::SchemaRef;
 use deltalake::arrow::record_batch::RecordBatch;
-use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::transaction::CommitProperties;
 use deltalake::kernel::{Action, Add, MetadataExt, StructType, Transaction};
 use deltalake::protocol::DeltaOperation;
 use deltalake::table::state::DeltaTableState;
@@ -119,12 +119,7 @@ impl TableTarget {
             not_matched_by_source_predicates: vec![],
         };
         let props = CommitProperties::default().with_application_transactions(txns);
-        let finalized = CommitBuilder::from(props)
-            .with_actions(actions)
-            .with_max_retries(0)
-            .build(Some(&state), self.table.log_store(), op)
-            .await
-            .map_err(|e| TableError::delta(&self.uri, e))?;
+        let finalized = self.commit_once(&state, actions, op, props).await?;
         let version = finalized.version() as i64;
 
         self.mirror(&merged, new_adds, rewrites, new_file)?;

@@ -38,7 +38,9 @@ use deltalake::arrow::compute::filter_record_batch;
 use deltalake::arrow::datatypes::{Schema as ArrowSchema, SchemaRef};
 use deltalake::arrow::error::ArrowError;
 use deltalake::arrow::record_batch::RecordBatch;
-use deltalake::kernel::transaction::{CommitBuilder, TransactionError};
+use deltalake::kernel::transaction::{
+    CommitBuilder, CommitProperties, FinalizedCommit, TransactionError,
+};
 use deltalake::kernel::{Action, Add, Remove, StructType};
 use deltalake::parquet::arrow::async_reader::ParquetObjectReader;
 use deltalake::parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
@@ -455,6 +457,23 @@ impl TableTarget {
             offset += batch.num_rows() as u32;
         }
         Ok(keys)
+    }
+
+    /// Commits `actions` on top of `state`, once: a conflict is the
+    /// caller's to handle (it re-reads the table and decides again).
+    async fn commit_once(
+        &self,
+        state: &DeltaTableState,
+        actions: Vec<Action>,
+        op: DeltaOperation,
+        props: CommitProperties,
+    ) -> Result<FinalizedCommit, TableError> {
+        CommitBuilder::from(props)
+            .with_actions(actions)
+            .with_max_retries(0)
+            .build(Some(state), self.table.log_store(), op)
+            .await
+            .map_err(|e| TableError::delta(&self.uri, e))
     }
 
     /// The live rows of file `i` (its deletion vector applied), in `schema`.

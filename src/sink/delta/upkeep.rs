@@ -3,7 +3,7 @@
 
 use deltalake::arrow::array::UInt32Array;
 use deltalake::arrow::compute::{concat_batches, take_record_batch};
-use deltalake::kernel::transaction::CommitBuilder;
+use deltalake::kernel::transaction::CommitProperties;
 use deltalake::kernel::Action;
 use deltalake::protocol::DeltaOperation;
 
@@ -83,12 +83,9 @@ impl TableTarget {
             predicate: None,
             target_size: TARGET_FILE_ROWS as i64,
         };
-        let finalized = CommitBuilder::default()
-            .with_actions(actions)
-            .with_max_retries(0)
-            .build(Some(&state), self.table.log_store(), op)
-            .await
-            .map_err(|e| TableError::delta(&self.uri, e))?;
+        let finalized = self
+            .commit_once(&state, actions, op, CommitProperties::default())
+            .await?;
         let mut i = 0;
         self.files.retain(|_| {
             let keep = chosen.binary_search(&i).is_err();

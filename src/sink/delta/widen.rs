@@ -13,7 +13,7 @@ use deltalake::arrow::compute::{concat_batches, take};
 use deltalake::arrow::datatypes::{DataType, SchemaRef};
 use deltalake::arrow::error::ArrowError;
 use deltalake::arrow::record_batch::RecordBatch;
-use deltalake::kernel::transaction::CommitBuilder;
+use deltalake::kernel::transaction::CommitProperties;
 use deltalake::kernel::Action;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::DeltaTableError;
@@ -91,12 +91,9 @@ impl TableTarget {
             partition_by: None,
             predicate: None,
         };
-        let finalized = CommitBuilder::default()
-            .with_actions(actions)
-            .with_max_retries(0)
-            .build(Some(&state), self.table.log_store(), op)
-            .await
-            .map_err(|e| TableError::delta(&self.uri, e))?;
+        let finalized = self
+            .commit_once(&state, actions, op, CommitProperties::default())
+            .await?;
         let version = finalized.version() as i64;
         // Key types may have widened too: index again from the new files.
         self.keys = None;
