@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::checker::Checker;
 use super::locate::join;
-use super::model::{DeleteMode, SinkConfig};
+use super::model::{DeleteMode, PartitionMode, SinkConfig};
 use super::raw::{OptionValue, RawSink};
 use super::storage::{check_key, Provider};
 use super::values;
@@ -68,6 +68,12 @@ pub fn sink(raw: &RawSink, ck: &mut Checker) -> Option<SinkConfig> {
         &[("hard", DeleteMode::Hard), ("soft", DeleteMode::Soft)],
         DeleteMode::Hard,
     );
+    let partitions = ck.choice(
+        raw.partitions.as_ref(),
+        "sink.partitions",
+        &[("group", PartitionMode::Group), ("all", PartitionMode::All)],
+        PartitionMode::Group,
+    );
     let vacuum_retention = ck.duration(
         raw.vacuum_retention.as_ref(),
         "sink.vacuum_retention",
@@ -93,6 +99,7 @@ pub fn sink(raw: &RawSink, ck: &mut Checker) -> Option<SinkConfig> {
         vacuum_retention: vacuum_retention?,
         vacuum_interval: vacuum_interval?,
         deletion_vectors: raw.deletion_vectors.as_ref().is_none_or(|v| *v.get_ref()),
+        partitions: partitions?,
         storage: storage?,
     })
 }

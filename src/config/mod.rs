@@ -32,8 +32,8 @@ pub use check_source::DEFAULT_HEARTBEAT;
 pub use checker::EnvLookup;
 pub use error::{ConfigError, ConfigErrors};
 pub use model::{
-    Connector, DeleteMode, KafkaConfig, MetricsConfig, MysqlTls, MysqlUrl, RegistryConfig, Secret,
-    SinkConfig, SnapshotMode, SourceConfig, SslMode,
+    Connector, DeleteMode, KafkaConfig, MetricsConfig, MysqlTls, MysqlUrl, PartitionMode,
+    RegistryConfig, Secret, SinkConfig, SnapshotMode, SourceConfig, SslMode,
 };
 pub use patterns::{ColumnPattern, TablePattern};
 pub use position::Position;

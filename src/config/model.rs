@@ -233,6 +233,8 @@ pub struct SinkConfig {
     /// New tables mark replaced rows in deletion vectors (default) instead
     /// of rewriting the files that hold them.
     pub deletion_vectors: bool,
+    /// How the sink finds the partitions it reads.
+    pub partitions: PartitionMode,
     /// `[sink.storage]`: non-secret object-store options for delta-rs
     /// (endpoint, region, allow_http, …); credentials come from the
     /// provider's environment.
@@ -274,6 +276,19 @@ pub enum DeleteMode {
     Soft,
 }
 
+/// `sink.partitions`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PartitionMode {
+    /// Sinks share the table topics' partitions through consumer group
+    /// `{name}`. The default.
+    #[default]
+    Group,
+    /// This sink reads every partition of every table topic itself, found
+    /// by listing the broker's topics, with no group membership: one sink
+    /// per connector, on brokers whose group coordinator cannot be relied on.
+    All,
+}
+
 /// `[metrics]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MetricsConfig {
@@ -294,6 +309,7 @@ mod tests {
             vacuum_interval: Duration::from_secs(0),
             deletion_vectors: true,
             deletes: DeleteMode::Hard,
+            partitions: PartitionMode::Group,
             storage: BTreeMap::new(),
         }
     }

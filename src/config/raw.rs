@@ -80,6 +80,7 @@ pub struct RawSink {
     pub vacuum_retention: Option<Str>,
     pub vacuum_interval: Option<Str>,
     pub deletion_vectors: Option<Spanned<bool>>,
+    pub partitions: Option<Str>,
     /// `[sink.storage]`: the object store's non-secret settings.
     #[serde(default)]
     pub storage: BTreeMap<Str, OptionValue>,

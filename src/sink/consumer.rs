@@ -1,10 +1,13 @@
 //! The sink's Kafka consumer: group `{name}`, a regular-expression
-//! subscription to the table topics, partitions started where their Delta
-//! tables end, rebalances logged and the lag librdkafka measures reported.
+//! subscription to the table topics (or, with `sink.partitions = "all"`,
+//! every table-topic partition assigned by the sink itself), partitions
+//! started where their Delta tables end, rebalances logged and the lag
+//! librdkafka measures reported.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{
     BaseConsumer, Consumer, ConsumerContext, Rebalance, RebalanceProtocol, StreamConsumer,
@@ -16,7 +19,7 @@ use rdkafka::{ClientContext, Statistics, TopicPartitionList};
 use super::delta::progress::DeltaStarts;
 use super::offsets::OffsetCommits;
 use super::SinkError;
-use crate::config::{Connector, SinkConfig};
+use crate::config::{Connector, PartitionMode, SinkConfig};
 use crate::kafka::{client_config, ClientKind};
 use crate::metrics::metrics;
 
@@ -61,14 +64,7 @@ impl ConsumerContext for SinkContext {
         let cooperative = matches!(c.rebalance_protocol(), RebalanceProtocol::Cooperative);
         let result = match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
-                self.starts.set_offsets(c, tpl);
-                if let Ok(mut started) = self.started.lock() {
-                    for e in tpl.elements() {
-                        if let rdkafka::Offset::Offset(o) = e.offset() {
-                            started.push((e.topic().to_string(), e.partition(), o));
-                        }
-                    }
-                }
+                self.set_starts(c, tpl);
                 if cooperative {
                     c.incremental_assign(tpl)
                 } else {
@@ -121,6 +117,99 @@ impl ConsumerContext for SinkContext {
             super::offsets::commit_failed(&e);
         }
     }
+}
+
+impl SinkContext {
+    /// Sets the start of each partition in `tpl` from its Delta table and
+    /// keeps the starts for the loop.
+    fn set_starts<C: Consumer<Self>>(&self, c: &C, tpl: &mut TopicPartitionList) {
+        self.starts.set_offsets(c, tpl);
+        if let Ok(mut started) = self.started.lock() {
+            for e in tpl.elements() {
+                if let rdkafka::Offset::Offset(o) = e.offset() {
+                    started.push((e.topic().to_string(), e.partition(), o));
+                }
+            }
+        }
+    }
+}
+
+/// `sink.partitions = "all"`: the sink assigns itself every partition of
+/// every table topic, found by listing the broker's topics as often as a
+/// group subscription refreshes its metadata. No group membership is
+/// involved, so no coordinator can leave the sink without partitions.
+pub(super) struct OwnPartitions {
+    prefix: String,
+    held: BTreeSet<(String, i32)>,
+    last_look: Option<Instant>,
+}
+
+/// How often the broker's topics are listed for new table topics.
+const LOOK_EVERY: Duration = Duration::from_secs(5);
+
+impl OwnPartitions {
+    pub(super) fn new(name: &str) -> Self {
+        OwnPartitions {
+            prefix: format!("{name}."),
+            held: BTreeSet::new(),
+            last_look: None,
+        }
+    }
+
+    /// Assigns the table-topic partitions that appeared since the last
+    /// look, each from where its Delta table ends. A failed look is logged
+    /// and tried again at the next one.
+    pub(super) fn refresh(&mut self, consumer: &StreamConsumer<SinkContext>) {
+        if self.last_look.is_some_and(|t| t.elapsed() < LOOK_EVERY) {
+            return;
+        }
+        self.last_look = Some(Instant::now());
+        // Blocks the loop at most this long while the broker is away, as
+        // the group path's start-offset lookups do.
+        let metadata = match consumer.fetch_metadata(None, Duration::from_secs(2)) {
+            Ok(m) => m,
+            Err(e) => {
+                metrics().error("sink", "kafka");
+                tracing::warn!(error = %e, "cannot list the broker's topics; trying again");
+                return;
+            }
+        };
+        let mut tpl = TopicPartitionList::new();
+        for t in metadata.topics() {
+            if t.error().is_some() || !is_table_topic(&self.prefix, t.name()) {
+                continue;
+            }
+            for p in t.partitions() {
+                if !self.held.contains(&(t.name().to_owned(), p.id())) {
+                    tpl.add_partition(t.name(), p.id());
+                }
+            }
+        }
+        if tpl.count() == 0 {
+            return;
+        }
+        consumer.context().set_starts(consumer, &mut tpl);
+        match consumer.incremental_assign(&tpl) {
+            Ok(()) => {
+                for e in tpl.elements() {
+                    self.held.insert((e.topic().to_owned(), e.partition()));
+                }
+                tracing::info!(partitions = %describe(&tpl), "partitions assigned");
+            }
+            Err(e) => {
+                metrics().error("sink", "kafka");
+                tracing::warn!(error = %e, partitions = %describe(&tpl), "cannot assign the table topics' partitions; trying again");
+            }
+        }
+    }
+}
+
+/// `{name}.{db}.{table}`: what the group subscription's pattern matches.
+fn is_table_topic(prefix: &str, topic: &str) -> bool {
+    topic
+        .strip_prefix(prefix)
+        .and_then(|rest| rest.split_once('.'))
+        .is_some_and(|(db, table)| !db.is_empty() && !table.is_empty() && !table.contains('.'))
 }
 
 fn describe(tpl: &TopicPartitionList) -> String {
@@ -180,7 +269,7 @@ pub(super) fn subscribe(
     // An empty BINLAKE_SINK_INSTANCE turns static membership off.
     let instance =
         std::env::var("BINLAKE_SINK_INSTANCE").unwrap_or_else(|_| default_instance(&name));
-    if !instance.is_empty() {
+    if !instance.is_empty() && sink.partitions == PartitionMode::Group {
         cfg.set("group.instance.id", instance.as_str());
     }
     let commit_in_flight = Arc::new(AtomicBool::new(false));
@@ -197,10 +286,28 @@ pub(super) fn subscribe(
         })
         .map_err(|e| SinkError::Kafka(format!("cannot create the consumer: {e}")))?;
     let pattern = format!("^{}\\.[^.]+\\.[^.]+$", name.replace('.', "\\."));
-    consumer
-        .subscribe(&[pattern.as_str()])
-        .map_err(|e| SinkError::Kafka(format!("cannot subscribe to {pattern}: {e}")))?;
+    if sink.partitions == PartitionMode::Group {
+        consumer
+            .subscribe(&[pattern.as_str()])
+            .map_err(|e| SinkError::Kafka(format!("cannot subscribe to {pattern}: {e}")))?;
+    }
     Ok((consumer, offsets, pattern))
 }
 
 const COMMIT_EVERY: Duration = Duration::from_secs(1);
+
+#[cfg(test)]
+mod tests {
+    use super::is_table_topic;
+
+    #[test]
+    fn table_topics_are_name_db_table() {
+        assert!(is_table_topic("shop.", "shop.inventory.orders"));
+        assert!(!is_table_topic("shop.", "shop.offsets"));
+        assert!(!is_table_topic("shop.", "shop.dlq"));
+        assert!(!is_table_topic("shop.", "shop.a.b.c"));
+        assert!(!is_table_topic("shop.", "shop..orders"));
+        assert!(!is_table_topic("shop.", "shopx.inventory.orders"));
+        assert!(!is_table_topic("shop.", "other.inventory.orders"));
+    }
+}

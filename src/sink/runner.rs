@@ -21,12 +21,12 @@ use super::SinkError;
 use crate::avro::RegistryClient;
 use crate::backfill::{RepairMarker, MARKER_HEADER};
 use crate::clock::{now_ms, Backoff};
-use crate::config::Connector;
+use crate::config::{Connector, PartitionMode};
 use crate::metrics::metrics;
 
 pub use super::batch::FAILPOINT_ENV;
 use super::batch::{flush, Pending, TopicState};
-use super::consumer::{subscribe, SinkContext};
+use super::consumer::{subscribe, OwnPartitions, SinkContext};
 
 pub async fn run(
     connector: Arc<Connector>,
@@ -43,7 +43,14 @@ pub async fn run(
 
     let (consumer, mut offsets, pattern) = subscribe(&connector, &sink)?;
     let dlq = DeadLetters::new(&connector)?;
-    tracing::info!(group = %name, pattern = %pattern, "sink consuming");
+    let mut own = match sink.partitions {
+        PartitionMode::Group => None,
+        PartitionMode::All => Some(OwnPartitions::new(&name)),
+    };
+    tracing::info!(group = %name, pattern = %pattern, partitions = ?sink.partitions, "sink consuming");
+    if let Some(own) = own.as_mut() {
+        own.refresh(&consumer);
+    }
     metrics().set_ready(true);
 
     let mut heartbeats = HeartbeatWatch::start(&connector.kafka, &name);
@@ -65,6 +72,9 @@ pub async fn run(
                 }
             }
             _ = tick.tick() => {
+                if let Some(own) = own.as_mut() {
+                    own.refresh(&consumer);
+                }
                 if let Some(why) = consumer.context().starts.take_refusal() {
                     return Err(SinkError::Table(TableError::Progress(why)));
                 }

@@ -160,12 +160,9 @@ class FaultRun:
     log: Callable[[str], None] = log_default
     procs: dict = field(default_factory=dict)
     actions: list = field(default_factory=list)
-    # Static member ids the sink moved to when tansu left its group stuck.
-    rejoins: list = field(default_factory=list)
 
     def start(self, role: str, env: Optional[dict] = None) -> BinlakeProcess:
-        n = sum(1 for a in self.actions if role in a) + 1 + len(self.rejoins)
-        env = env or ({"BINLAKE_SINK_INSTANCE": self.rejoins[-1]} if role == "sink" and self.rejoins else None)
+        n = sum(1 for a in self.actions if role in a) + 1
         p = self.case.binlake(self.config, role, f"{role}-{n}.log", env=env).start()
         self.procs[role] = p
         return p
@@ -181,7 +178,7 @@ class FaultRun:
         return plan
 
     def act(self, action: str) -> None:
-        # Never fault in the middle of a sink's rebalance (see wait_assigned).
+        # Faults hit a sink that is processing (see wait_assigned).
         if "sink" in self.procs and self.procs["sink"].alive():
             self.wait_assigned(self.procs["sink"])
         self.log(f"fault: {action}")
@@ -200,42 +197,14 @@ class FaultRun:
             self.servers("start", server)
 
     def wait_assigned(self, p: BinlakeProcess, timeout: float = 60.0) -> None:
-        """Waits until the sink holds an assignment (its last rebalance step
-        logged is an assignment) before the next fault. The tansu 0.6 broker of the dev servers can leave a group
-        waiting for good once a member is killed during its join (a new
-        member with the same static id stays unassigned, see README); on
-        Apache Kafka the session timeout resolves it. Kill points stay
-        random within the sink's processing."""
+        """Waits until the sink holds its partitions before the next fault,
+        so kill points fall within its processing. The sink assigns itself
+        every table-topic partition (`partitions = "all"`, see
+        SinkCase.write_sink_config): no group rebalance is involved."""
         deadline = time.monotonic() + timeout
-
-        def steps() -> tuple[bool, int]:
-            # Whether the last rebalance step logged since its start is an
-            # assignment, and how many steps there were.
-            text = p.log_text(since_start=True)
-            last_assigned = text.rfind("partitions assigned") > text.rfind("partitions revoked")
-            return last_assigned, text.count("partitions assigned") + text.count("partitions revoked")
-
-        def assigned() -> bool:
-            # An assignment that has held for 5 s: tansu is still settling
-            # the group right after it hands one out.
-            ok, n = steps()
-            if not ok:
-                return False
-            time.sleep(5)
-            return steps() == (True, n)
-
-        while not assigned():
+        while "partitions assigned" not in p.log_text(since_start=True):
             assert p.alive(), f"seed {self.seed}: binlake --role sink exited ({p.returncode})"
-            if time.monotonic() > deadline:
-                # tansu 0.6's stuck group (README): what unsticks it is a
-                # member with another static id, as an operator would set
-                # BINLAKE_SINK_INSTANCE. Once per run; then it must work.
-                assert len(self.rejoins) < 2, f"seed {self.seed}: the restarted sink got no partitions in {timeout:.0f} s"
-                self.rejoins.append(f"{self.case.name}-sink-rejoin{len(self.rejoins) + 1}")
-                self.log(f"tansu left the sink's group unassigned; restarting it as {self.rejoins[-1]}")
-                p.kill9()
-                p = self.start("sink")
-                deadline = time.monotonic() + timeout
+            assert time.monotonic() < deadline, f"seed {self.seed}: the sink took no partitions in {timeout:.0f} s"
             time.sleep(0.2)
 
     def run(self) -> dict:

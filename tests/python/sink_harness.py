@@ -500,11 +500,18 @@ class SinkCase(SourceCase):
         flush_interval: str = "1s",
         max_batch_rows: int = 1000,
         filename: str = "connector.toml",
+        partitions: str = "all",
         **source_kw,
     ) -> pathlib.Path:
         """A connector file with [source] (see SourceCase.write_config),
-        [kafka], [registry] and [sink]."""
+        [kafka], [registry] and [sink]. One sink per test assigns itself
+        every partition (`partitions = "all"`): the tansu 0.6 broker here
+        never expires a group member that stopped (README, "The bundled
+        tansu 0.6 broker's groups"), so a killed or restarted sink in group
+        mode can wait for partitions for good. Tests of several sinks pass
+        "group"."""
         assert deletes in ("hard", "soft"), deletes
+        assert partitions in ("all", "group"), partitions
         path = self.write_config(filename=filename, **source_kw)
         uri = f"file://{self.lake}/{{db}}/{{table}}"
         text = path.read_text().rstrip("\n") + "\n\n" + "\n".join(
@@ -514,6 +521,7 @@ class SinkCase(SourceCase):
                 f"flush_interval = {_toml_str(flush_interval)}",
                 f"max_batch_rows = {max_batch_rows}",
                 f"deletes = {_toml_str(deletes)}",
+                f"partitions = {_toml_str(partitions)}",
                 "",
             ]
         )

@@ -359,7 +359,7 @@ def test_pipeline_on_object_store(sink_case, store):
     admin = AdminClient({"bootstrap.servers": BROKERS})
     admin.create_topics([NewTopic(topic, 3, 1)])[topic].result(30)
     config = write_config(
-        case, lake, flush_interval="1s", max_batch_rows=8,
+        case, lake, flush_interval="1s", max_batch_rows=8, partitions="group",
         sink_extra=['vacuum_retention = "3s"', 'vacuum_interval = "5s"'],
     )
     uri = lake.uri(case.db, "t")

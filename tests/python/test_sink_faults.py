@@ -327,7 +327,7 @@ def test_two_sinks_in_one_group(sink_case):
     admin = AdminClient({"bootstrap.servers": BROKERS})  # kept alive until the result is in
     admin.create_topics([NewTopic(topic, partitions, 1)])[topic].result(30)
     assert topic_partitions(topic) == partitions
-    config = case.write_sink_config(flush_interval="1s", max_batch_rows=500)
+    config = case.write_sink_config(flush_interval="1s", max_batch_rows=500, partitions="group")
     path = case.table_path("t")
     src = case.start_source_role(config)
     lead_env = {"BINLAKE_SINK_INSTANCE": f"{case.name}-lead"}

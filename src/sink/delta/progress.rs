@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use deltalake::DeltaTableError;
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::consumer::{Consumer, ConsumerContext};
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::storage::{self, StorageOptions};
@@ -143,9 +143,9 @@ pub struct DeltaStarts {
 }
 
 impl DeltaStarts {
-    pub fn set_offsets<C: ConsumerContext>(
+    pub fn set_offsets<X: ConsumerContext, C: Consumer<X>>(
         &self,
-        c: &BaseConsumer<C>,
+        c: &C,
         tpl: &mut TopicPartitionList,
     ) {
         let mut tables: BTreeMap<String, (String, BTreeMap<i32, String>)> = BTreeMap::new();
