@@ -180,9 +180,15 @@ fn dotted_key_tables_work_and_locate() {
 #[test]
 fn sink_partitions_default_to_the_group_and_take_all() {
     let text = "name = \"x\"\nsink.table_uri = \"/d/{table}\"\nkafka.brokers = \"k:1\"\nregistry.url = \"http://r\"\n";
-    assert_eq!(load(text).unwrap().sink.unwrap().partitions, PartitionMode::Group);
+    assert_eq!(
+        load(text).unwrap().sink.unwrap().partitions,
+        PartitionMode::Group
+    );
     let all = format!("{text}sink.partitions = \"all\"\n");
-    assert_eq!(load(&all).unwrap().sink.unwrap().partitions, PartitionMode::All);
+    assert_eq!(
+        load(&all).unwrap().sink.unwrap().partitions,
+        PartitionMode::All
+    );
     let bad = format!("{text}sink.partitions = \"some\"\n");
     assert_eq!(errors(&bad), ["c.toml:5:19: key `sink.partitions`: \"some\" is not a valid value; use one of \"group\", \"all\""]);
 }
