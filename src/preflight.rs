@@ -285,8 +285,8 @@ async fn registry_compatibility(
         };
         let topic = crate::avro::topic_name(&connector.name, &t.schema);
         for (subject, json) in [
-            (crate::avro::key_subject(&topic), &schemas.key_json),
-            (crate::avro::value_subject(&topic), &schemas.value_json),
+            (crate::wire::key_subject(&topic), &schemas.key_json),
+            (crate::wire::value_subject(&topic), &schemas.value_json),
         ] {
             match client.check_compatibility(&subject, json).await {
                 Ok(Some((false, messages))) => out.push(format!(

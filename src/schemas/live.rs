@@ -9,9 +9,10 @@ use apache_avro::Schema;
 
 use super::layout;
 use super::SchemasError;
-use crate::avro::{key_subject, topic_name, value_subject, TableAvroSchemas};
+use crate::avro::{topic_name, TableAvroSchemas};
 use crate::config::Connector;
 use crate::source::SourceError;
+use crate::wire::{key_subject, value_subject};
 
 /// One subject's schema as the source would register it.
 #[derive(Debug, Clone)]

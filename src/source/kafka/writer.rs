@@ -21,11 +21,12 @@ use crate::kafka::admin::{Admin, TopicSpec};
 use crate::kafka::heartbeat::HeartbeatStore;
 use crate::kafka::partition::partition_for;
 use crate::kafka::producer::{SourceProducer, Window};
-use crate::kafka::{refusal, KafkaError, TRUNCATE_PARTITIONS_HEADER};
+use crate::kafka::{refusal, KafkaError};
 use crate::source::order::{already_written, RecordPlace, Tail};
-use crate::source::position::{ChangeOrder, Position};
+use crate::source::position::Position;
 use crate::source::snapshot::SnapshotState;
 use crate::source::SourceError;
+use crate::wire::{self, BACKFILL_HEADER, ORDER_HEADER, TRUNCATE_PARTITIONS_HEADER};
 
 /// librdkafka's framing of one record in a batch, roughly (varint lengths,
 /// offsets and timestamps deltas), for sizing the window in bytes.
@@ -98,7 +99,7 @@ impl ChangeWriter {
             &admin,
             &connector.kafka,
             connector.offsets_topic(),
-            connector.name.clone(),
+            wire::position_key(&connector.name),
         )
         .await?;
         let producer = SourceProducer::open(
@@ -313,10 +314,10 @@ impl ChangeWriter {
     /// few round trips, however many tables there are.
     async fn prefetch(&mut self) -> Result<(), KafkaError> {
         let kafka = self.connector.kafka.clone();
-        let prefix = format!("{}.", self.connector.name);
+        let name = self.connector.name.clone();
         let started = std::time::Instant::now();
         let tails = blocking_read("*", move || {
-            let topics = resume::table_topics(&kafka, &prefix)?;
+            let topics = resume::table_topics(&kafka, &name)?;
             resume::tails(&kafka, &topics)
         })
         .await?;
@@ -358,7 +359,7 @@ impl ChangeWriter {
         }
         let order = place.order.encode();
         let mut headers = OwnedHeaders::new().insert(Header {
-            key: ChangeOrder::HEADER,
+            key: ORDER_HEADER,
             value: Some(&order),
         });
         for (key, value) in place.mark.headers() {
@@ -369,7 +370,7 @@ impl ChangeWriter {
         }
         if let Some(m) = marker {
             headers = headers.insert(Header {
-                key: crate::backfill::MARKER_HEADER,
+                key: BACKFILL_HEADER,
                 value: Some(m),
             });
         }
