@@ -50,7 +50,7 @@ async fn mysql(connector: &Connector, selected: &mut Vec<(String, String)>) -> V
         return Vec::new();
     };
     let mut out = Vec::new();
-    let opts = match crate::source::runner::mysql_opts(source) {
+    let opts = match crate::source::connect::mysql_opts(source) {
         Ok(o) => o,
         Err(e) => return vec![format!("[source]: {e}")],
     };

@@ -142,7 +142,7 @@ async fn source_status(connector: &Connector, admin: &Admin) -> SourceStatus {
         return s;
     };
     let server = async {
-        let opts = crate::source::runner::mysql_opts(source)?;
+        let opts = crate::source::connect::mysql_opts(source)?;
         let pool = mysql_async::Pool::new(opts);
         let mut conn = pool.get_conn().await?;
         let logs = crate::source::server::binary_logs(&mut conn).await?;

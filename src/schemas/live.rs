@@ -43,7 +43,7 @@ pub async fn live_schemas(connector: &Connector) -> Result<LiveSchemas, SchemasE
             connector.file.display()
         )));
     };
-    let pool = mysql_async::Pool::new(crate::source::runner::mysql_opts(source)?);
+    let pool = mysql_async::Pool::new(crate::source::connect::mysql_opts(source)?);
     let result = async {
         let mut conn = pool.get_conn().await.map_err(SourceError::connect)?;
         let flavour = crate::source::server::version(&mut conn).await?.flavour;
