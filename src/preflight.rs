@@ -72,7 +72,7 @@ async fn mysql(connector: &Connector, selected: &mut Vec<(String, String)>) -> V
         let flavour = match crate::source::server::check(&mut conn).await {
             Ok((version, problems)) if problems.is_empty() => Some(version.flavour),
             Ok((_, problems)) => {
-                out.extend(problems);
+                out.extend(problems.iter().map(ToString::to_string));
                 None
             }
             Err(e) => {
