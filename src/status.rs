@@ -196,7 +196,10 @@ async fn topic_status(connector: &Connector) -> anyhow::Result<Vec<TopicStatus>>
         let consumer: BaseConsumer = client_config(
             &kafka,
             ClientKind::Other,
-            &[("group.id", name.as_str()), ("enable.auto.commit", "false")],
+            &[
+                ("group.id", wire::consumer_group(&name)),
+                ("enable.auto.commit", "false"),
+            ],
         )
         .create()?;
         let md = consumer.fetch_metadata(None, TIMEOUT)?;

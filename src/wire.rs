@@ -1,5 +1,6 @@
 //! Every name binlake puts on the wire: topics, record keys, record headers,
-//! schema subjects, Delta `txn` app ids and the Kafka `transactional.id`.
+//! schema subjects, Delta `txn` app ids, the sink's consumer group and the
+//! Kafka `transactional.id`.
 //!
 //! Users' tools and other teams' consumers depend on these names, and
 //! docs/contract.md lists them, so they are built in this one module and
@@ -78,6 +79,18 @@ pub fn dlq_topic(name: &str) -> String {
     format!("{name}.dlq")
 }
 
+/// The sink's consumer group, whose committed offsets `status` reports:
+/// the pipeline name.
+pub fn consumer_group(name: &str) -> &str {
+    name
+}
+
+/// A sink's static group member id (`group.instance.id`) when
+/// `BINLAKE_SINK_INSTANCE` does not name one: `{name}-sink-{host}`.
+pub fn sink_instance_id(name: &str, host: &str) -> String {
+    format!("{name}-sink-{host}")
+}
+
 /// The Kafka `transactional.id` of the source's producer: `{name}-source`.
 pub fn transactional_id(name: &str) -> String {
     format!("{name}-source")
@@ -154,6 +167,8 @@ mod tests {
         assert_eq!(heartbeat_key("shop"), "shop.heartbeat");
         assert_eq!(transaction_probe_key("shop"), "shop.transaction-probe");
         assert_eq!(transactional_id("shop"), "shop-source");
+        assert_eq!(consumer_group("shop"), "shop");
+        assert_eq!(sink_instance_id("shop", "db1"), "shop-sink-db1");
         assert_eq!(
             delta_app_id("shop", "shop.inventory.orders", 3),
             "shop-shop.inventory.orders-3"

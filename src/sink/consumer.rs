@@ -224,7 +224,7 @@ fn default_instance(name: &str) -> String {
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "local".into());
-    format!("{name}-sink-{host}")
+    wire::sink_instance_id(name, &host)
 }
 
 /// At most this often a Kafka offset commit (see [`OffsetCommits`]).
@@ -239,7 +239,7 @@ pub(super) fn subscribe(
         &connector.kafka,
         ClientKind::Other,
         &[
-            ("group.id", name.as_str()),
+            ("group.id", wire::consumer_group(&name)),
             ("enable.auto.commit", "false"),
             ("enable.auto.offset.store", "false"),
             ("auto.offset.reset", "earliest"),
@@ -255,7 +255,7 @@ pub(super) fn subscribe(
             ("max.poll.interval.ms", "120000"),
         ],
     );
-    cfg.set("group.id", name.as_str());
+    cfg.set("group.id", wire::consumer_group(&name));
     // Static membership (KIP-345): a sink restarted under the same instance
     // id takes its partitions back at once instead of waiting for the dead
     // member's session to expire. Two sinks on one host need different ids.
