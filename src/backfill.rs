@@ -21,9 +21,6 @@ use crate::event::{ColumnType, TableSchema, Value};
 use crate::source::gtid::{Gtid, GtidState};
 use crate::source::position::compare_file_pos;
 
-/// Header holding a marker (JSON) on a record with a null key and value.
-pub const MARKER_HEADER: &str = "binlake.backfill";
-
 /// One backfill chunk's cover.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RepairMarker {

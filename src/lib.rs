@@ -11,7 +11,9 @@
 //! - [`sink`]: Kafka records applied to Delta tables, exactly once;
 //! - [`registry`]: the embedded Confluent-compatible schema registry;
 //! - [`config`]: the connector file;
-//! - [`metrics`]: Prometheus metrics and health endpoints.
+//! - [`metrics`]: Prometheus metrics and health endpoints;
+//! - [`wire`]: every topic, key, header and id name binlake writes, which
+//!   users' tools and other teams depend on (docs/contract.md lists them).
 
 pub mod avro;
 pub mod backfill;
@@ -28,3 +30,4 @@ pub mod sink;
 pub mod source;
 pub mod status;
 pub mod verify;
+pub mod wire;

@@ -222,7 +222,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 "snapshot {} of {table} requested ({} offset {offset}); the running source reads it, \
                  and `binlake status` shows its progress",
                 signal.id,
-                binlake::source::snapshot::signal::topic(&connector.name)
+                binlake::wire::signals_topic(&connector.name)
             );
             Ok(ExitCode::SUCCESS)
         }

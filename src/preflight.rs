@@ -50,7 +50,7 @@ async fn mysql(connector: &Connector, selected: &mut Vec<(String, String)>) -> V
         return Vec::new();
     };
     let mut out = Vec::new();
-    let opts = match crate::source::runner::mysql_opts(source) {
+    let opts = match crate::source::connect::mysql_opts(source) {
         Ok(o) => o,
         Err(e) => return vec![format!("[source]: {e}")],
     };
@@ -72,7 +72,7 @@ async fn mysql(connector: &Connector, selected: &mut Vec<(String, String)>) -> V
         let flavour = match crate::source::server::check(&mut conn).await {
             Ok((version, problems)) if problems.is_empty() => Some(version.flavour),
             Ok((_, problems)) => {
-                out.extend(problems);
+                out.extend(problems.iter().map(ToString::to_string));
                 None
             }
             Err(e) => {
@@ -285,8 +285,8 @@ async fn registry_compatibility(
         };
         let topic = crate::avro::topic_name(&connector.name, &t.schema);
         for (subject, json) in [
-            (crate::avro::key_subject(&topic), &schemas.key_json),
-            (crate::avro::value_subject(&topic), &schemas.value_json),
+            (crate::wire::key_subject(&topic), &schemas.key_json),
+            (crate::wire::value_subject(&topic), &schemas.value_json),
         ] {
             match client.check_compatibility(&subject, json).await {
                 Ok(Some((false, messages))) => out.push(format!(

@@ -15,6 +15,7 @@ use crate::kafka::admin::Admin;
 use crate::kafka::{client_config, ClientKind};
 use crate::sink::delta::TableTarget;
 use crate::source::kafka::offsets::PositionStore;
+use crate::wire;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -117,7 +118,7 @@ async fn source_status(connector: &Connector, admin: &Admin) -> SourceStatus {
         admin,
         &connector.kafka,
         connector.offsets_topic(),
-        connector.name.clone(),
+        wire::position_key(&connector.name),
     )
     .await
     {
@@ -141,7 +142,7 @@ async fn source_status(connector: &Connector, admin: &Admin) -> SourceStatus {
         return s;
     };
     let server = async {
-        let opts = crate::source::runner::mysql_opts(source)?;
+        let opts = crate::source::connect::mysql_opts(source)?;
         let pool = mysql_async::Pool::new(opts);
         let mut conn = pool.get_conn().await?;
         let logs = crate::source::server::binary_logs(&mut conn).await?;
@@ -195,18 +196,16 @@ async fn topic_status(connector: &Connector) -> anyhow::Result<Vec<TopicStatus>>
         let consumer: BaseConsumer = client_config(
             &kafka,
             ClientKind::Other,
-            &[("group.id", name.as_str()), ("enable.auto.commit", "false")],
+            &[
+                ("group.id", wire::consumer_group(&name)),
+                ("enable.auto.commit", "false"),
+            ],
         )
         .create()?;
         let md = consumer.fetch_metadata(None, TIMEOUT)?;
-        let prefix = format!("{name}.");
         let mut out: Vec<(String, Vec<PartitionOffsets>)> = Vec::new();
         for t in md.topics() {
-            let Some(rest) = t.name().strip_prefix(&prefix) else {
-                continue;
-            };
-            // Table topics are `{name}.{db}.{table}`; skip `.offsets`, `.dlq`.
-            if rest.split('.').count() != 2 {
+            if !wire::is_table_topic(&name, t.name()) {
                 continue;
             }
             let mut tpl = TopicPartitionList::new();
@@ -239,15 +238,16 @@ async fn topic_status(connector: &Connector) -> anyhow::Result<Vec<TopicStatus>>
         let table = match &connector.sink {
             None => None,
             Some(sink) => {
-                let rest = &topic[connector.name.len() + 1..];
-                let (db, table) = rest.split_once('.').unwrap_or((rest, ""));
+                // Only table topics were listed above.
+                let (db, table) =
+                    wire::split_table_topic(&connector.name, &topic).unwrap_or_default();
                 let location = sink.table_uri_for(db, table);
                 Some(
                     match TableTarget::open_with(&location, &sink.storage).await {
                         Ok(t) => {
                             let mut applied = Vec::new();
                             for (p, _, _) in &parts {
-                                let app = format!("{}-{}-{}", connector.name, topic, p);
+                                let app = wire::delta_app_id(&connector.name, &topic, *p);
                                 applied.push(t.txn_version(&app).await.ok().flatten());
                             }
                             (

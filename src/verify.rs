@@ -71,7 +71,7 @@ pub async fn verify(connector: &Connector, only: Option<&str>) -> anyhow::Result
         .sink
         .as_ref()
         .ok_or_else(|| anyhow::anyhow!("verify needs a [sink] section (the Delta side)"))?;
-    let pool = mysql_async::Pool::new(crate::source::runner::mysql_opts(source)?);
+    let pool = mysql_async::Pool::new(crate::source::connect::mysql_opts(source)?);
     let tables: Vec<(String, String)> = {
         let mut conn = pool.get_conn().await?;
         catalog::selected_tables(&mut conn, source)

@@ -8,11 +8,12 @@ use apache_avro::Schema;
 use thiserror::Error;
 
 use super::encode::{self, EncodeError};
-use super::names::{key_subject, topic_name, value_subject, TableNames};
+use super::names::{topic_name, TableNames};
 use super::registry_client::{RegistryClient, RegistryClientError};
 use super::schema::{SchemaError, TableAvroSchemas};
 use super::wire;
 use crate::event::{ChangeEvent, TableSchema};
+use crate::wire::{key_subject, value_subject};
 
 #[derive(Debug, Error)]
 pub enum CodecError {

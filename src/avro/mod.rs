@@ -1,6 +1,6 @@
 //! Table schemas and change events as Debezium-compatible Avro.
 //!
-//! - [`names`]: topic, subject and (sanitised) Avro names of a table;
+//! - [`names`]: a table's (sanitised) Avro names and topic;
 //! - [`schema`]: a table's key schema and value envelope schema;
 //! - [`encode`]: events as Avro binary, written directly (the hot path);
 //! - [`value`]: events as `apache_avro` values (generic API, cross-checks);
@@ -18,7 +18,7 @@ pub mod wire;
 
 pub use codec::{CodecCache, CodecError, TableCodec};
 pub use encode::EncodeError;
-pub use names::{key_subject, topic_name, value_subject, NameError, TableNames};
+pub use names::{topic_name, NameError, TableNames};
 pub use registry_client::{RegistryClient, RegistryClientError};
 pub use schema::{SchemaError, TableAvroSchemas};
 pub use wire::WireError;

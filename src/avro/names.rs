@@ -1,7 +1,6 @@
-//! Kafka topic, registry subject and Avro names of a captured table.
+//! Avro names of a captured table (its topic and subjects: [`crate::wire`]).
 //!
-//! Avro names must match `[A-Za-z_][A-Za-z0-9_]*` and Kafka topic names
-//! `[A-Za-z0-9._-]+`; MySQL allows far more (`order-items`, `prénom`,
+//! Avro names must match `[A-Za-z_][A-Za-z0-9_]*`; MySQL allows far more (`order-items`, `prénom`,
 //! `2024_sales`). Like Debezium, other characters become `_`, so the schema a
 //! consumer sees stays valid while its names stay recognisable.
 
@@ -40,34 +39,9 @@ pub fn avro_name(name: &str) -> String {
     out
 }
 
-/// The Kafka topic of a table: `{connector}.{db}.{table}`, with characters
-/// Kafka rejects replaced by `_` (as Debezium's topic naming does).
+/// The Kafka topic of a table: [`crate::wire::table_topic`].
 pub fn topic_name(connector: &str, table: &TableSchema) -> String {
-    topic_for(connector, &table.db, &table.table)
-}
-
-/// [`topic_name`] from the names alone.
-pub fn topic_for(connector: &str, db: &str, table: &str) -> String {
-    let raw = format!("{connector}.{db}.{table}");
-    raw.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
-/// TopicNameStrategy subject of a topic's keys.
-pub fn key_subject(topic: &str) -> String {
-    format!("{topic}-key")
-}
-
-/// TopicNameStrategy subject of a topic's values.
-pub fn value_subject(topic: &str) -> String {
-    format!("{topic}-value")
+    crate::wire::table_topic(connector, &table.db, &table.table)
 }
 
 /// The Avro names of one table, computed once so the schema and every
@@ -169,8 +143,6 @@ mod tests {
             topic_name("shop", &table("a$b", "ü", &["id"])),
             "shop.a_b._"
         );
-        assert_eq!(key_subject("shop.a.b"), "shop.a.b-key");
-        assert_eq!(value_subject("shop.a.b"), "shop.a.b-value");
     }
 
     #[test]

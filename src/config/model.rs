@@ -34,13 +34,12 @@ impl Connector {
     /// The Kafka topic of a table: `{name}.{db}.{table}`, characters Kafka
     /// rejects replaced by `_`.
     pub fn topic_for(&self, db: &str, table: &str) -> String {
-        // One naming rule for the whole crate: the one the source produces to.
-        crate::avro::names::topic_for(&self.name, db, table)
+        crate::wire::table_topic(&self.name, db, table)
     }
 
     /// The compacted topic holding the source position: `{name}.offsets`.
     pub fn offsets_topic(&self) -> String {
-        format!("{}.offsets", self.name)
+        crate::wire::offsets_topic(&self.name)
     }
 }
 

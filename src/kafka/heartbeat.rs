@@ -1,5 +1,6 @@
-//! The source's heartbeats in the compacted `{name}.heartbeat` topic: one
-//! record per heartbeat interval while the source is caught up, saying
+//! The source's heartbeats in the compacted `{name}.offsets` topic, under
+//! key `{name}.heartbeat` (names: [`crate::wire`]): one record per heartbeat
+//! interval while the source is caught up, saying
 //! "every change committed in MySQL before `ts_ms` is in Kafka". The sink
 //! carries that instant to its Delta tables, so end-to-end staleness stays
 //! small on a pipeline that has nothing to write (SPEC metrics).
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{client_config, ClientKind, KafkaError};
 use crate::config::KafkaConfig;
+use crate::wire;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 /// How many of the topic's last records `status` looks through.
@@ -34,18 +36,6 @@ impl Heartbeat {
     }
 }
 
-/// Heartbeats live in the pipeline's compacted `{name}.offsets` topic,
-/// under their own key: no topic is created for them (a topic appearing
-/// makes pattern subscribers rebalance).
-pub fn heartbeat_topic(name: &str) -> String {
-    format!("{name}.offsets")
-}
-
-/// The key heartbeats are written under: `{name}.heartbeat`.
-pub fn heartbeat_key(name: &str) -> String {
-    format!("{name}.heartbeat")
-}
-
 pub struct HeartbeatStore {
     topic: String,
     key: String,
@@ -55,8 +45,8 @@ impl HeartbeatStore {
     /// The topic already exists: the source's position store made it.
     pub fn new(name: &str) -> Self {
         HeartbeatStore {
-            topic: heartbeat_topic(name),
-            key: heartbeat_key(name),
+            topic: wire::offsets_topic(name),
+            key: wire::heartbeat_key(name),
         }
     }
 
@@ -69,7 +59,7 @@ impl HeartbeatStore {
 /// The newest heartbeat in the topic, if any: its last record only, so the
 /// read costs the same however long the topic has run.
 pub fn last_heartbeat(kafka: &KafkaConfig, name: &str) -> Result<Option<Heartbeat>, KafkaError> {
-    let topic = heartbeat_topic(name);
+    let topic = wire::offsets_topic(name);
     let err = |e: rdkafka::error::KafkaError| KafkaError::Read {
         topic: topic.clone(),
         message: e.to_string(),
@@ -103,7 +93,7 @@ pub fn last_heartbeat(kafka: &KafkaConfig, name: &str) -> Result<Option<Heartbea
     tpl.add_partition_offset(&topic, 0, Offset::OffsetTail(LOOK_BACK))
         .map_err(err)?;
     consumer.assign(&tpl).map_err(err)?;
-    let key = heartbeat_key(name);
+    let key = wire::heartbeat_key(name);
     let mut last = None;
     let deadline = Instant::now() + TIMEOUT;
     while Instant::now() < deadline {
@@ -139,12 +129,5 @@ mod tests {
         assert_eq!(Heartbeat::parse(&bytes), Some(beat));
         assert_eq!(Heartbeat::parse(b"{\"ts\":1}"), None);
         assert_eq!(Heartbeat::parse(b"not json"), None);
-    }
-
-    #[test]
-    fn the_topic_is_not_a_table_topic() {
-        let t = heartbeat_topic("shop");
-        assert_eq!(t, "shop.offsets");
-        assert_eq!(heartbeat_key("shop"), "shop.heartbeat");
     }
 }

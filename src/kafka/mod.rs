@@ -80,7 +80,3 @@ pub fn client_config(
     }
     config
 }
-
-/// Header of a truncate record: how many partitions the truncate went to
-/// (the sink waits for all of them).
-pub const TRUNCATE_PARTITIONS_HEADER: &str = "binlake.truncate.partitions";

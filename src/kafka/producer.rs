@@ -122,7 +122,7 @@ impl SourceProducer {
             return Ok(SourceProducer::new(producer, false, kafka));
         }
         let mut txn_config = config(kafka);
-        txn_config.set("transactional.id", format!("{name}-source"));
+        txn_config.set("transactional.id", crate::wire::transactional_id(name));
         let producer: FutureProducer = txn_config.create().map_err(client_err(kafka))?;
         match probe(&producer, name, probe_topic).await {
             Ok(()) => {
@@ -197,7 +197,7 @@ async fn probe(producer: &FutureProducer, name: &str, topic: &str) -> Result<(),
         .await
         .map_err(|e| e.to_string())?;
     producer.begin_transaction().map_err(|e| e.to_string())?;
-    let key = format!("{name}.transaction-probe");
+    let key = crate::wire::transaction_probe_key(name);
     let record = FutureRecord::to(topic).key(&key).payload("{}").partition(0);
     if let Err((e, _)) = producer.send(record, Duration::from_secs(30)).await {
         let _ = producer.abort_transaction(TXN_TIMEOUT);

@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use super::SchemasError;
+use crate::wire;
 
 /// The extension of a schema file.
 pub const EXTENSION: &str = "avsc";
@@ -46,17 +47,15 @@ impl SubjectKind {
     }
 }
 
-/// Whether `subject` is one of connector `name`'s: `{name}.{db}.{table}`
-/// with a `-key` or `-value` suffix. Databases and tables whose names hold
-/// a dot cannot be told from a longer connector name, and are not counted.
+/// Whether `subject` is one of connector `name`'s: a table topic's
+/// [`wire::key_subject`] or [`wire::value_subject`]. Databases and tables
+/// whose names hold a dot cannot be told from a longer connector name, and
+/// are not counted.
 pub fn owned_by(name: &str, subject: &str) -> bool {
     let topic = subject
         .strip_suffix("-key")
         .or_else(|| subject.strip_suffix("-value"));
-    topic
-        .and_then(|t| t.strip_prefix(name))
-        .and_then(|rest| rest.strip_prefix('.'))
-        .is_some_and(|rest| rest.matches('.').count() == 1)
+    topic.is_some_and(|t| wire::is_table_topic(name, t))
 }
 
 /// The file text of a schema: pretty JSON, two-space indent, in

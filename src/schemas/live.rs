@@ -9,9 +9,10 @@ use apache_avro::Schema;
 
 use super::layout;
 use super::SchemasError;
-use crate::avro::{key_subject, topic_name, value_subject, TableAvroSchemas};
+use crate::avro::{topic_name, TableAvroSchemas};
 use crate::config::Connector;
 use crate::source::SourceError;
+use crate::wire::{key_subject, value_subject};
 
 /// One subject's schema as the source would register it.
 #[derive(Debug, Clone)]
@@ -42,7 +43,7 @@ pub async fn live_schemas(connector: &Connector) -> Result<LiveSchemas, SchemasE
             connector.file.display()
         )));
     };
-    let pool = mysql_async::Pool::new(crate::source::runner::mysql_opts(source)?);
+    let pool = mysql_async::Pool::new(crate::source::connect::mysql_opts(source)?);
     let result = async {
         let mut conn = pool.get_conn().await.map_err(SourceError::connect)?;
         let flavour = crate::source::server::version(&mut conn).await?.flavour;

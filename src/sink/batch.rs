@@ -22,6 +22,7 @@ use crate::backfill::RepairMarker;
 use crate::config::{Connector, DeleteMode, SinkConfig};
 use crate::event::Op;
 use crate::metrics::metrics;
+use crate::wire;
 
 /// Set to `sink_after_delta_commit` to abort right after a Delta commit and
 /// before the Kafka offset commit (used by the crash tests).
@@ -286,7 +287,8 @@ pub(super) async fn refuse_incompatible(
     for p in &mut state.pending {
         let reason = p.record.as_ref().and_then(|r| refused.get(&r.schema.id));
         if let Some(reason) = reason {
-            dlq.send(&p.message, "incompatible-schema", reason).await?;
+            dlq.send(&p.message, wire::DLQ_REASON_INCOMPATIBLE_SCHEMA, reason)
+                .await?;
             // The offset still counts as consumed: it is in the dead-letter topic.
             p.record = None;
         }
@@ -310,7 +312,7 @@ pub(super) async fn apply_once(
     let mut txns = Vec::with_capacity(last.len());
     let mut applied_before: HashMap<i32, i64> = HashMap::new();
     for (&partition, &offset) in last {
-        let app_id = format!("{}-{}-{}", connector.name, state.topic, partition);
+        let app_id = wire::delta_app_id(&connector.name, &state.topic, partition);
         let before = target.txn_version(&app_id).await?;
         if let Some(v) = before {
             applied_before.insert(partition, v);

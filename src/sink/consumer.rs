@@ -22,6 +22,7 @@ use super::SinkError;
 use crate::config::{Connector, PartitionMode, SinkConfig};
 use crate::kafka::{client_config, ClientKind};
 use crate::metrics::metrics;
+use crate::wire;
 
 /// Logs rebalances, reports the consumer lag librdkafka measures and
 /// clears the in-flight flag of [`OffsetCommits`].
@@ -139,7 +140,7 @@ impl SinkContext {
 /// group subscription refreshes its metadata. No group membership is
 /// involved, so no coordinator can leave the sink without partitions.
 pub(super) struct OwnPartitions {
-    prefix: String,
+    name: String,
     held: BTreeSet<(String, i32)>,
     last_look: Option<Instant>,
 }
@@ -150,7 +151,7 @@ const LOOK_EVERY: Duration = Duration::from_secs(5);
 impl OwnPartitions {
     pub(super) fn new(name: &str) -> Self {
         OwnPartitions {
-            prefix: format!("{name}."),
+            name: name.to_owned(),
             held: BTreeSet::new(),
             last_look: None,
         }
@@ -176,7 +177,7 @@ impl OwnPartitions {
         };
         let mut tpl = TopicPartitionList::new();
         for t in metadata.topics() {
-            if t.error().is_some() || !is_table_topic(&self.prefix, t.name()) {
+            if t.error().is_some() || !wire::is_table_topic(&self.name, t.name()) {
                 continue;
             }
             for p in t.partitions() {
@@ -204,14 +205,6 @@ impl OwnPartitions {
     }
 }
 
-/// `{name}.{db}.{table}`: what the group subscription's pattern matches.
-fn is_table_topic(prefix: &str, topic: &str) -> bool {
-    topic
-        .strip_prefix(prefix)
-        .and_then(|rest| rest.split_once('.'))
-        .is_some_and(|(db, table)| !db.is_empty() && !table.is_empty() && !table.contains('.'))
-}
-
 fn describe(tpl: &TopicPartitionList) -> String {
     let parts: Vec<String> = tpl
         .elements()
@@ -231,7 +224,7 @@ fn default_instance(name: &str) -> String {
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "local".into());
-    format!("{name}-sink-{host}")
+    wire::sink_instance_id(name, &host)
 }
 
 /// At most this often a Kafka offset commit (see [`OffsetCommits`]).
@@ -246,7 +239,7 @@ pub(super) fn subscribe(
         &connector.kafka,
         ClientKind::Other,
         &[
-            ("group.id", name.as_str()),
+            ("group.id", wire::consumer_group(&name)),
             ("enable.auto.commit", "false"),
             ("enable.auto.offset.store", "false"),
             ("auto.offset.reset", "earliest"),
@@ -262,7 +255,7 @@ pub(super) fn subscribe(
             ("max.poll.interval.ms", "120000"),
         ],
     );
-    cfg.set("group.id", name.as_str());
+    cfg.set("group.id", wire::consumer_group(&name));
     // Static membership (KIP-345): a sink restarted under the same instance
     // id takes its partitions back at once instead of waiting for the dead
     // member's session to expire. Two sinks on one host need different ids.
@@ -285,7 +278,7 @@ pub(super) fn subscribe(
             started: std::sync::Mutex::new(Vec::new()),
         })
         .map_err(|e| SinkError::Kafka(format!("cannot create the consumer: {e}")))?;
-    let pattern = format!("^{}\\.[^.]+\\.[^.]+$", name.replace('.', "\\."));
+    let pattern = wire::table_topic_pattern(&name);
     if sink.partitions == PartitionMode::Group {
         consumer
             .subscribe(&[pattern.as_str()])
@@ -295,19 +288,3 @@ pub(super) fn subscribe(
 }
 
 const COMMIT_EVERY: Duration = Duration::from_secs(1);
-
-#[cfg(test)]
-mod tests {
-    use super::is_table_topic;
-
-    #[test]
-    fn table_topics_are_name_db_table() {
-        assert!(is_table_topic("shop.", "shop.inventory.orders"));
-        assert!(!is_table_topic("shop.", "shop.offsets"));
-        assert!(!is_table_topic("shop.", "shop.dlq"));
-        assert!(!is_table_topic("shop.", "shop.a.b.c"));
-        assert!(!is_table_topic("shop.", "shop..orders"));
-        assert!(!is_table_topic("shop.", "shopx.inventory.orders"));
-        assert!(!is_table_topic("shop.", "other.inventory.orders"));
-    }
-}

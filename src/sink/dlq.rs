@@ -12,6 +12,7 @@ use crate::config::Connector;
 use crate::kafka::admin::{Admin, TopicSpec};
 use crate::kafka::{client_config, ClientKind};
 use crate::metrics::metrics;
+use crate::wire;
 
 /// `{name}.dlq`: records the sink cannot apply, with the reason in headers.
 pub struct DeadLetters {
@@ -31,7 +32,7 @@ impl DeadLetters {
         .create()
         .map_err(|e| SinkError::Kafka(format!("cannot create the dead-letter producer: {e}")))?;
         Ok(DeadLetters {
-            topic: format!("{}.dlq", connector.name),
+            topic: wire::dlq_topic(&connector.name),
             producer,
             admin: Admin::new(&connector.kafka).map_err(|e| SinkError::Kafka(e.to_string()))?,
             ready: std::sync::atomic::AtomicBool::new(false),
@@ -70,23 +71,23 @@ impl DeadLetters {
         let offset = msg.offset().to_string();
         let headers = OwnedHeaders::new()
             .insert(Header {
-                key: "binlake.error.reason",
+                key: wire::ERROR_REASON_HEADER,
                 value: Some(reason),
             })
             .insert(Header {
-                key: "binlake.error.message",
+                key: wire::ERROR_MESSAGE_HEADER,
                 value: Some(detail),
             })
             .insert(Header {
-                key: "binlake.error.topic",
+                key: wire::ERROR_TOPIC_HEADER,
                 value: Some(msg.topic()),
             })
             .insert(Header {
-                key: "binlake.error.partition",
+                key: wire::ERROR_PARTITION_HEADER,
                 value: Some(partition.as_str()),
             })
             .insert(Header {
-                key: "binlake.error.offset",
+                key: wire::ERROR_OFFSET_HEADER,
                 value: Some(offset.as_str()),
             });
         let mut record: FutureRecord<'_, [u8], [u8]> =

@@ -18,8 +18,9 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 
 use crate::config::KafkaConfig;
-use crate::kafka::heartbeat::{heartbeat_key, heartbeat_topic, Heartbeat};
+use crate::kafka::heartbeat::Heartbeat;
 use crate::kafka::{client_config, ClientKind};
+use crate::wire;
 
 /// Heartbeats waiting per topic; older ones are dropped first (a newer one
 /// satisfied later says more anyway).
@@ -101,7 +102,11 @@ impl HeartbeatWatch {
         let (tx, claims) = watch::channel(None);
         let assignment = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
-        let (kafka, topic, key) = (kafka.clone(), heartbeat_topic(name), heartbeat_key(name));
+        let (kafka, topic, key) = (
+            kafka.clone(),
+            wire::offsets_topic(name),
+            wire::heartbeat_key(name),
+        );
         let (shared, stopped) = (assignment.clone(), stop.clone());
         let spawned = std::thread::Builder::new()
             .name("binlake-heartbeats".into())

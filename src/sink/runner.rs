@@ -19,10 +19,11 @@ use super::freshness::{FreshTables, HeartbeatWatch};
 use super::offsets::OffsetCommits;
 use super::SinkError;
 use crate::avro::RegistryClient;
-use crate::backfill::{RepairMarker, MARKER_HEADER};
+use crate::backfill::RepairMarker;
 use crate::clock::{now_ms, Backoff};
 use crate::config::{Connector, PartitionMode};
 use crate::metrics::metrics;
+use crate::wire;
 
 pub use super::batch::FAILPOINT_ENV;
 use super::batch::{flush, Pending, TopicState};
@@ -114,14 +115,14 @@ pub async fn run(
                 let record = match decode_retrying(&mut decoder, &msg, &mut shutdown).await? {
                     Ok(r) => r,
                     Err(e) => {
-                        dlq.send(&msg, "undecodable", &e.to_string()).await?;
+                        dlq.send(&msg, wire::DLQ_REASON_UNDECODABLE, &e.to_string()).await?;
                         None
                     }
                 };
                 let marker = match marker_of(&msg) {
                     Ok(m) => m,
                     Err(e) => {
-                        dlq.send(&msg, "undecodable", &e).await?;
+                        dlq.send(&msg, wire::DLQ_REASON_UNDECODABLE, &e).await?;
                         None
                     }
                 };
@@ -162,13 +163,18 @@ fn marker_of(msg: &OwnedMessage) -> Result<Option<Arc<RepairMarker>>, String> {
     }
     let Some(h) = msg
         .headers()
-        .and_then(|h| h.iter().find(|h| h.key == MARKER_HEADER))
+        .and_then(|h| h.iter().find(|h| h.key == wire::BACKFILL_HEADER))
     else {
         return Ok(None);
     };
     serde_json::from_slice(h.value.unwrap_or_default())
         .map(|m| Some(Arc::new(m)))
-        .map_err(|e| format!("a {MARKER_HEADER} header that is not a backfill marker: {e}"))
+        .map_err(|e| {
+            format!(
+                "a {} header that is not a backfill marker: {e}",
+                wire::BACKFILL_HEADER
+            )
+        })
 }
 
 /// How often the sink logs what it applied and how far behind it is.

@@ -29,7 +29,7 @@ use rdkafka::message::{Headers, Message, OwnedMessage};
 use super::decode::SinkRecord;
 use super::delta::{TableError, TableTarget};
 use crate::event::Op;
-use crate::kafka::TRUNCATE_PARTITIONS_HEADER;
+use crate::wire::TRUNCATE_PARTITIONS_HEADER;
 
 /// What the barrier needs to know of one pending record.
 #[derive(Debug, Clone)]

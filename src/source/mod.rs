@@ -1,6 +1,7 @@
 //! Reads the MySQL/MariaDB binlog and turns row events into change events.
 //!
 //! - [`runner`]: the source task (start position, reconnects, shutdown);
+//! - [`connect`]: connection options from the connector file;
 //! - [`server`]: what the server says about itself, by version and dialect;
 //! - [`binlog`]: one replication connection, verified events;
 //! - [`stream`]: events → change events and commit points;
@@ -17,6 +18,7 @@ pub mod binlog;
 pub mod catalog;
 pub mod charset;
 pub mod column_meta;
+pub mod connect;
 pub mod continuity;
 pub mod cursor;
 pub mod decimal;

@@ -18,10 +18,7 @@ use std::sync::Arc;
 
 use super::gtid::{Gtid, GtidState};
 use super::position::ChangeOrder;
-
-pub const SERVER_HEADER: &str = "binlake.server";
-pub const GTID_HEADER: &str = "binlake.gtid";
-pub const STATE_HEADER: &str = "binlake.gtids";
+use crate::wire::{GTIDS_HEADER, GTID_HEADER, SERVER_HEADER};
 
 /// What one transaction stamps on its records (shared by all of them).
 #[derive(Debug, PartialEq, Eq)]
@@ -61,7 +58,7 @@ impl TxnMark {
         [
             Some((SERVER_HEADER, &*self.server)),
             self.gtid_text.as_deref().map(|g| (GTID_HEADER, g)),
-            self.state_text.as_deref().map(|s| (STATE_HEADER, s)),
+            self.state_text.as_deref().map(|s| (GTIDS_HEADER, s)),
         ]
         .into_iter()
         .flatten()
@@ -267,7 +264,7 @@ mod tests {
             vec![
                 (SERVER_HEADER, "1/mysql-bin"),
                 (GTID_HEADER, "0-1-5"),
-                (STATE_HEADER, "0-1-5,0-2-3")
+                (GTIDS_HEADER, "0-1-5,0-2-3")
             ]
         );
         let back = TxnMark::from_headers(Some(h[0].1), Some(h[1].1), Some(h[2].1));

@@ -61,8 +61,6 @@ pub struct ChangeOrder {
 }
 
 impl ChangeOrder {
-    pub const HEADER: &'static str = "binlake.order";
-
     pub fn new(file: &str, pos: u64, index: u64) -> Self {
         ChangeOrder {
             file_seq: file_sequence(file),

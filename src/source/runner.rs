@@ -5,20 +5,22 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mysql_async::{ClientIdentity, Opts, OptsBuilder, Pool, SslOpts};
+use mysql_async::Pool;
 use tokio::sync::watch;
 
 use super::binlog::{BinlogConnection, Flavour};
 use super::catalog::Catalog;
+use super::connect::{mysql_opts, snapshot_opts};
 use super::continuity::{Continuity, ServerFacts};
 use super::position::Position;
+use super::server;
 use super::snapshot::merge::SnapshotMerge;
 use super::snapshot::SnapshotState;
 use super::stream::{ChangeStream, StreamItem};
 use super::SourceError;
 use crate::avro::{CodecCache, RegistryClient};
 use crate::clock::Backoff;
-use crate::config::{Connector, MysqlTls, SourceConfig, SslMode};
+use crate::config::{Connector, SourceConfig};
 use crate::metrics::metrics;
 use crate::source::kafka::writer::ChangeWriter;
 
@@ -27,80 +29,6 @@ const SAVE_EVERY: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// How often the source logs its throughput and lag.
 const SUMMARY_EVERY: Duration = Duration::from_secs(30);
-
-/// Connection options from the connector file and the password variable.
-pub fn mysql_opts(source: &SourceConfig) -> Result<Opts, SourceError> {
-    let password = source.password.as_ref().ok_or_else(|| {
-        SourceError::Connect(format!(
-            "environment variable {} is not set",
-            source.password_env
-        ))
-    })?;
-    let builder = OptsBuilder::default()
-        .ip_or_hostname(source.url.host.clone())
-        .tcp_port(source.url.port)
-        .user(Some(source.url.user.clone()))
-        .pass(Some(password.expose().to_string()))
-        .db_name(source.url.database.clone())
-        .prefer_socket(false)
-        .ssl_opts(ssl_opts(&source.url.tls));
-    Ok(Opts::from(builder))
-}
-
-/// mysql_async's TLS settings for `ssl-mode`.
-fn ssl_opts(tls: &MysqlTls) -> Option<SslOpts> {
-    if tls.mode == SslMode::Disabled {
-        return None;
-    }
-    install_crypto_provider();
-    let mut opts = SslOpts::default();
-    if let Some(ca) = &tls.ca {
-        // The named CA is the trust anchor, as with the mysql client.
-        opts = opts
-            .with_root_certs(vec![ca.clone().into()])
-            .with_disable_built_in_roots(true);
-    }
-    if let (Some(cert), Some(key)) = (&tls.cert, &tls.key) {
-        opts = opts.with_client_identity(Some(ClientIdentity::new(
-            cert.clone().into(),
-            key.clone().into(),
-        )));
-    }
-    if let Some(name) = &tls.hostname {
-        // Only the name checked changes; the chain is verified as ever.
-        opts = opts.with_danger_tls_hostname_override(Some(name.clone()));
-    }
-    Some(match tls.mode {
-        SslMode::Required => opts.with_danger_accept_invalid_certs(true),
-        SslMode::VerifyIdentity | SslMode::Disabled => opts,
-    })
-}
-
-/// rustls needs one process-wide crypto provider; two are compiled in
-/// (delta-rs's dependencies bring ring too), so name it.
-fn install_crypto_provider() {
-    // An error means one is installed already, which is all that matters.
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-}
-
-/// Options for the snapshot's connections: TIMESTAMP values read in UTC,
-/// as the binlog carries them.
-pub fn snapshot_opts(source: &SourceConfig) -> Result<Opts, SourceError> {
-    let base = mysql_opts(source)?;
-    Ok(Opts::from(
-        OptsBuilder::from_opts(base).init(vec!["SET time_zone = '+00:00'"]),
-    ))
-}
-
-/// The server's flavour, after checking the settings binlake depends on.
-pub async fn check_server(pool: &Pool) -> Result<Flavour, SourceError> {
-    super::server::check_server(pool).await
-}
-
-/// The server's current end of binlog, where a new pipeline starts streaming.
-pub async fn current_position(pool: &Pool, _flavour: Flavour) -> Result<Position, SourceError> {
-    super::server::current_position(pool).await
-}
 
 /// Runs the source until `shutdown` turns true, then stores the position of
 /// the last complete transaction and returns.
@@ -114,11 +42,11 @@ pub async fn run(
         })?);
     let opts = mysql_opts(&source)?;
     let pool = Pool::new(opts.clone());
-    let flavour = check_server(&pool).await?;
+    let flavour = server::check_server(&pool).await?;
     let mut backoff = Backoff::new(Duration::from_millis(500), MAX_BACKOFF);
     let mut catalog = Catalog::new(source.clone(), pool.clone(), flavour);
     let (position_tx, position_rx) = watch::channel(Position::default());
-    tokio::spawn(report_bytes_behind(pool.clone(), position_rx));
+    tokio::spawn(server::report_bytes_behind(pool.clone(), position_rx));
     // Each pass builds a writer from what Kafka holds: after a Kafka or
     // registry failure its in-memory view can no longer be trusted.
     loop {
@@ -341,7 +269,7 @@ async fn identified_start(pool: &Pool, flavour: Flavour) -> Result<Position, Sou
     let mut conn = pool.get_conn().await.map_err(SourceError::connect)?;
     for _ in 0..20 {
         let before = ServerFacts::read(&mut conn, flavour).await?;
-        let mut start = current_position(pool, flavour).await?;
+        let mut start = server::current_position(pool).await?;
         let after = ServerFacts::read(&mut conn, flavour).await?;
         if before.gtids == after.gtids && before.identity == after.identity {
             start.server = Some(after.identity);
@@ -383,17 +311,6 @@ async fn finish(
         "source stopped"
     );
     Ok(())
-}
-
-/// Keeps `binlake_source_binlog_bytes_behind` current: the sizes of the
-/// server's binlogs after the source's position. Ends with the runtime.
-async fn report_bytes_behind(pool: Pool, position: watch::Receiver<Position>) {
-    super::server::report_bytes_behind(pool, position).await
-}
-
-/// Bytes from `at` to the end of the last binlog.
-pub fn bytes_behind(logs: impl Iterator<Item = (String, u64)>, at: &Position) -> u64 {
-    super::server::bytes_behind(logs, at)
 }
 
 /// Follows one connection. `Ok(true)`: shutdown requested; `Ok(false)`: the
@@ -495,24 +412,5 @@ async fn follow(
             last_save = Instant::now();
             unsaved = false;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bytes_behind_counts_the_rest_of_this_file_and_all_later_ones() {
-        let at = Position {
-            file: "b.000002".into(),
-            pos: 400,
-            gtid_set: None,
-            ..Position::default()
-        };
-        let logs = [("b.000001", 1000), ("b.000002", 1000), ("b.000003", 250)]
-            .into_iter()
-            .map(|(f, s)| (f.to_string(), s));
-        assert_eq!(bytes_behind(logs, &at), 600 + 250);
     }
 }

@@ -83,21 +83,12 @@ impl ServerVersion {
 
     /// Why binlake refuses this server, naming the supported versions;
     /// `None` when it is supported.
-    pub fn refusal(&self) -> Option<String> {
+    pub fn refusal(&self) -> Option<ServerProblem> {
         let supported = match self.flavour {
             Flavour::MySql => self.at_least(8, 0),
             Flavour::MariaDb => self.at_least(10, 5),
         };
-        if supported {
-            return None;
-        }
-        let eol = match (self.flavour, self.major) {
-            (Flavour::MySql, 5) => " (MySQL 5.7 and older are past their end of life)",
-            _ => "",
-        };
-        Some(format!(
-            "{self} is not supported{eol}: binlake supports {SUPPORTED}; upgrade the server"
-        ))
+        (!supported).then(|| ServerProblem::Unsupported(self.clone()))
     }
 
     /// The statement that reports the end of the binlog: MySQL 8.2 added
@@ -328,10 +319,69 @@ pub async fn start_position(
     }
 }
 
-/// The server's version and every reason binlake cannot run against it,
-/// each a line that names the fix. An unsupported version is the only
-/// reason given for it.
-pub async fn check(conn: &mut Conn) -> Result<(ServerVersion, Vec<String>), SourceError> {
+/// One reason binlake cannot run against a server; it prints as one line
+/// that names the fix (`check` prints each, the source refuses to start
+/// with all of them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerProblem {
+    /// A version binlake does not support: the only problem given for it.
+    Unsupported(ServerVersion),
+    /// A setting whose value is not the one binlake needs.
+    Setting {
+        name: &'static str,
+        /// The server's value, upper-cased.
+        found: String,
+        want: &'static str,
+        why: &'static str,
+    },
+    /// A setting binlake needs that this server does not have.
+    UnknownSetting {
+        name: &'static str,
+        want: &'static str,
+    },
+    /// A setting that makes the binlog unreadable to binlake.
+    Unreadable {
+        /// `name=VALUE` as the server has it.
+        setting: &'static str,
+        why: &'static str,
+        fix: &'static str,
+    },
+}
+
+impl fmt::Display for ServerProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServerProblem::Unsupported(v) => {
+                let eol = match (v.flavour, v.major) {
+                    (Flavour::MySql, 5) => " (MySQL 5.7 and older are past their end of life)",
+                    _ => "",
+                };
+                write!(
+                    f,
+                    "{v} is not supported{eol}: binlake supports {SUPPORTED}; upgrade the server"
+                )
+            }
+            ServerProblem::Setting {
+                name,
+                found,
+                want,
+                why,
+            } => write!(f, "MySQL setting {name}={found} (set {name}={want}); {why}"),
+            ServerProblem::UnknownSetting { name, want } => write!(
+                f,
+                "MySQL setting {name} is unknown to this server (binlake needs {name}={want}); \
+                 binlake supports {SUPPORTED}"
+            ),
+            ServerProblem::Unreadable { setting, why, fix } => {
+                write!(f, "MySQL setting {setting}: {why}; {fix}")
+            }
+        }
+    }
+}
+
+/// The server's version and every reason binlake cannot run against it.
+/// An unsupported version is the only reason given for it.
+pub async fn check(conn: &mut Conn) -> Result<(ServerVersion, Vec<ServerProblem>), SourceError> {
     let v = version(conn).await?;
     if let Some(refusal) = v.refusal() {
         return Ok((v, vec![refusal]));
@@ -353,7 +403,7 @@ pub async fn check(conn: &mut Conn) -> Result<(ServerVersion, Vec<String>), Sour
 
 /// The settings binlake depends on, from `(Variable_name, Value)` pairs of
 /// the variables [`ServerVersion::checked_variables`] names.
-pub fn settings_problems(vars: &[(String, String)]) -> Vec<String> {
+pub fn settings_problems(vars: &[(String, String)]) -> Vec<ServerProblem> {
     let get = |name: &str| {
         vars.iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -384,35 +434,35 @@ pub fn settings_problems(vars: &[(String, String)]) -> Vec<String> {
     ] {
         match get(name) {
             Some(v) if v == want => {}
-            Some(v) => problems.push(format!(
-                "MySQL setting {name}={v} (set {name}={want}); {why}"
-            )),
-            None => problems.push(format!(
-                "MySQL setting {name} is unknown to this server (binlake needs {name}={want}); \
-                 binlake supports {SUPPORTED}"
-            )),
+            Some(found) => problems.push(ServerProblem::Setting {
+                name,
+                found,
+                want,
+                why,
+            }),
+            None => problems.push(ServerProblem::UnknownSetting { name, want }),
         }
     }
     if get("log_bin_compress").as_deref() == Some("ON") {
-        problems.push(
-            "MySQL setting log_bin_compress=ON: binlake cannot read compressed events; \
-             SET GLOBAL log_bin_compress=OFF"
-                .into(),
-        );
+        problems.push(ServerProblem::Unreadable {
+            setting: "log_bin_compress=ON",
+            why: "binlake cannot read compressed events",
+            fix: "SET GLOBAL log_bin_compress=OFF",
+        });
     }
     if get("binlog_transaction_compression").as_deref() == Some("ON") {
-        problems.push(
-            "MySQL setting binlog_transaction_compression=ON: binlake cannot read compressed \
-             transaction payloads; SET PERSIST binlog_transaction_compression=OFF"
-                .into(),
-        );
+        problems.push(ServerProblem::Unreadable {
+            setting: "binlog_transaction_compression=ON",
+            why: "binlake cannot read compressed transaction payloads",
+            fix: "SET PERSIST binlog_transaction_compression=OFF",
+        });
     }
     if get("binlog_row_value_options").is_some_and(|v| v.contains("PARTIAL_JSON")) {
-        problems.push(
-            "MySQL setting binlog_row_value_options=PARTIAL_JSON: JSON updates are written as \
-             diffs, not whole values; SET PERSIST binlog_row_value_options=''"
-                .into(),
-        );
+        problems.push(ServerProblem::Unreadable {
+            setting: "binlog_row_value_options=PARTIAL_JSON",
+            why: "JSON updates are written as diffs, not whole values",
+            fix: "SET PERSIST binlog_row_value_options=''",
+        });
     }
     problems
 }
@@ -423,11 +473,21 @@ pub async fn check_server(pool: &Pool) -> Result<Flavour, SourceError> {
     let mut conn = pool.get_conn().await.map_err(SourceError::connect)?;
     let (version, problems) = check(&mut conn).await?;
     if problems.is_empty() {
-        Ok(version.flavour)
-    } else if version.refusal().is_some() {
-        Err(SourceError::Unsupported(problems.join("; ")))
+        return Ok(version.flavour);
+    }
+    // The error is one message: its problems on one line.
+    let text = problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    if problems
+        .iter()
+        .any(|p| matches!(p, ServerProblem::Unsupported(_)))
+    {
+        Err(SourceError::Unsupported(text))
     } else {
-        Err(SourceError::ServerConfig(problems.join("; ")))
+        Err(SourceError::ServerConfig(text))
     }
 }
 

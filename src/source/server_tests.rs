@@ -49,7 +49,8 @@ fn old_servers_are_refused_naming_the_supported_versions() {
     let refusal = ServerVersion::parse("5.7.44-log")
         .unwrap()
         .refusal()
-        .unwrap();
+        .unwrap()
+        .to_string();
     assert!(
         refusal.starts_with("MySQL 5.7.44 is not supported"),
         "{refusal}"
@@ -59,7 +60,8 @@ fn old_servers_are_refused_naming_the_supported_versions() {
     let refusal = ServerVersion::parse("10.4.32-MariaDB")
         .unwrap()
         .refusal()
-        .unwrap();
+        .unwrap()
+        .to_string();
     assert!(
         refusal.starts_with("MariaDB 10.4.32 is not supported"),
         "{refusal}"
@@ -73,6 +75,51 @@ fn old_servers_are_refused_naming_the_supported_versions() {
     ] {
         assert_eq!(ServerVersion::parse(ok).unwrap().refusal(), None, "{ok}");
     }
+}
+
+/// `check` prints these lines and tests outside the crate compare them:
+/// the text of each problem stays exactly as it is.
+#[test]
+fn problems_print_their_exact_lines() {
+    let text = |p: &ServerProblem| p.to_string();
+    let old = ServerVersion::parse("5.7.44-log").unwrap();
+    assert_eq!(
+        text(&old.refusal().unwrap()),
+        "MySQL 5.7.44 is not supported (MySQL 5.7 and older are past their end of life): \
+         binlake supports MySQL 8.0, 8.4 LTS and 9.x, and MariaDB 10.5 and later; upgrade the server"
+    );
+    let old = ServerVersion::parse("10.4.32-MariaDB").unwrap();
+    assert_eq!(
+        text(&old.refusal().unwrap()),
+        "MariaDB 10.4.32 is not supported: binlake supports MySQL 8.0, 8.4 LTS and 9.x, \
+         and MariaDB 10.5 and later; upgrade the server"
+    );
+    let bad = vars(&[
+        ("log_bin", "OFF"),
+        ("binlog_format", "mixed"),
+        ("binlog_row_image", "FULL"),
+        ("log_bin_compress", "ON"),
+        ("binlog_transaction_compression", "ON"),
+        ("binlog_row_value_options", "PARTIAL_JSON"),
+    ]);
+    let lines: Vec<String> = settings_problems(&bad).iter().map(text).collect();
+    assert_eq!(
+        lines,
+        [
+            "MySQL setting log_bin=OFF (set log_bin=ON); without the binlog there is nothing to capture",
+            "MySQL setting binlog_format=MIXED (set binlog_format=ROW); statement or mixed binlogs \
+             carry no row images",
+            "MySQL setting binlog_row_metadata is unknown to this server (binlake needs \
+             binlog_row_metadata=FULL); binlake supports MySQL 8.0, 8.4 LTS and 9.x, and MariaDB \
+             10.5 and later",
+            "MySQL setting log_bin_compress=ON: binlake cannot read compressed events; \
+             SET GLOBAL log_bin_compress=OFF",
+            "MySQL setting binlog_transaction_compression=ON: binlake cannot read compressed \
+             transaction payloads; SET PERSIST binlog_transaction_compression=OFF",
+            "MySQL setting binlog_row_value_options=PARTIAL_JSON: JSON updates are written as \
+             diffs, not whole values; SET PERSIST binlog_row_value_options=''",
+        ]
+    );
 }
 
 #[test]
@@ -199,7 +246,10 @@ fn settings_pass_and_name_each_fix() {
     bad[3].1 = "MINIMAL".into();
     bad[4].1 = "ON".into();
     bad[5].1 = "PARTIAL_JSON".into();
-    let p = settings_problems(&bad);
+    let p: Vec<String> = settings_problems(&bad)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     assert_eq!(p.len(), 3, "{p:?}");
     assert!(p[0]
         .starts_with("MySQL setting binlog_row_metadata=MINIMAL (set binlog_row_metadata=FULL)"));
@@ -215,7 +265,10 @@ fn settings_pass_and_name_each_fix() {
         p[2].contains("SET PERSIST binlog_row_value_options=''"),
         "{p:?}"
     );
-    let p = settings_problems(&vars(&[("log_bin", "ON")]));
+    let p: Vec<String> = settings_problems(&vars(&[("log_bin", "ON")]))
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     assert!(
         p.iter()
             .any(|l| l.contains("binlog_row_metadata is unknown")),

@@ -137,7 +137,7 @@ pub(crate) fn read_partitions(
                     .headers()
                     .and_then(|h| {
                         h.iter()
-                            .find(|h| h.key == ChangeOrder::HEADER)
+                            .find(|h| h.key == binlake::wire::ORDER_HEADER)
                             .and_then(|h| h.value)
                     })
                     .map(|v| String::from_utf8_lossy(v).into_owned())

@@ -11,8 +11,8 @@ use mysql_async::{Conn, Opts};
 
 use binlake::config::{Connector, SslMode};
 use binlake::source::binlog::{BinlogConnection, Flavour};
+use binlake::source::connect::mysql_opts;
 use binlake::source::position::Position;
-use binlake::source::runner::mysql_opts;
 
 const USER: &str = "binlake_tls";
 const X509_USER: &str = "binlake_x509";

@@ -150,15 +150,11 @@ impl DeltaStarts {
     ) {
         let mut tables: BTreeMap<String, (String, BTreeMap<i32, String>)> = BTreeMap::new();
         for e in tpl.elements() {
-            let Some((db, table)) = e
-                .topic()
-                .strip_prefix(&format!("{}.", self.name))
-                .and_then(|rest| rest.split_once('.'))
-            else {
+            let Some((db, table)) = crate::wire::split_table_topic(&self.name, e.topic()) else {
                 continue;
             };
             let location = self.sink.table_uri_for(db, table);
-            let app = format!("{}-{}-{}", self.name, e.topic(), e.partition());
+            let app = crate::wire::delta_app_id(&self.name, e.topic(), e.partition());
             tables
                 .entry(e.topic().to_owned())
                 .or_insert_with(|| (location, BTreeMap::new()))

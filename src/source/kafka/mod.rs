@@ -4,4 +4,5 @@
 
 pub mod offsets;
 pub mod resume;
+mod tails;
 pub mod writer;

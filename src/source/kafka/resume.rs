@@ -10,8 +10,9 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use crate::config::KafkaConfig;
 use crate::kafka::{client_config, ClientKind, KafkaError};
-use crate::source::order::{Tail, TxnMark, GTID_HEADER, SERVER_HEADER, STATE_HEADER};
+use crate::source::order::{Tail, TxnMark};
 use crate::source::position::ChangeOrder;
+use crate::wire::{self, GTIDS_HEADER, GTID_HEADER, ORDER_HEADER, SERVER_HEADER};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -153,9 +154,9 @@ pub fn tails(
     Ok(out)
 }
 
-/// Every topic of the cluster named `{prefix}{db}.{table}`, with its
-/// partition count: the table topics a pipeline has written.
-pub fn table_topics(kafka: &KafkaConfig, prefix: &str) -> Result<Vec<(String, i32)>, KafkaError> {
+/// Every table topic of pipeline `name` in the cluster, with its partition
+/// count: the table topics the pipeline has written.
+pub fn table_topics(kafka: &KafkaConfig, name: &str) -> Result<Vec<(String, i32)>, KafkaError> {
     let consumer = reader(kafka)?;
     let metadata = consumer
         .fetch_metadata(None, TIMEOUT)
@@ -163,11 +164,7 @@ pub fn table_topics(kafka: &KafkaConfig, prefix: &str) -> Result<Vec<(String, i3
     Ok(metadata
         .topics()
         .iter()
-        .filter(|t| {
-            t.name()
-                .strip_prefix(prefix)
-                .is_some_and(|rest| rest.split('.').count() == 2)
-        })
+        .filter(|t| wire::is_table_topic(name, t.name()))
         .map(|t| (t.name().to_string(), t.partitions().len() as i32))
         .filter(|(_, n)| *n > 0)
         .collect())
@@ -183,12 +180,12 @@ fn tail_of(msg: &BorrowedMessage<'_>) -> Option<Tail> {
             .and_then(|h| h.value)
             .and_then(|v| std::str::from_utf8(v).ok())
     };
-    let order = get(ChangeOrder::HEADER).and_then(ChangeOrder::decode)?;
+    let order = get(ORDER_HEADER).and_then(ChangeOrder::decode)?;
     let mark = get(SERVER_HEADER).map(|server| {
         std::sync::Arc::new(TxnMark::from_headers(
             Some(server),
             get(GTID_HEADER),
-            get(STATE_HEADER),
+            get(GTIDS_HEADER),
         ))
     });
     Some(Tail { order, mark })

@@ -1,6 +1,7 @@
 //! Produces change events to their table topics: keyed Avro records in
 //! binlog order, a tombstone after each delete, a bounded number of records
-//! in flight, and records a partition already holds skipped after a restart.
+//! in flight, and records a partition already holds skipped after a restart
+//! (see [`super::tails`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use rdkafka::producer::{DeliveryFuture, FutureRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 
 use super::offsets::{PositionStore, StoredPosition};
-use super::resume;
+use super::tails::{PartitionTails, TailReader};
 use crate::avro::CodecCache;
 use crate::clock::now_ms;
 use crate::config::Connector;
@@ -21,11 +22,12 @@ use crate::kafka::admin::{Admin, TopicSpec};
 use crate::kafka::heartbeat::HeartbeatStore;
 use crate::kafka::partition::partition_for;
 use crate::kafka::producer::{SourceProducer, Window};
-use crate::kafka::{refusal, KafkaError, TRUNCATE_PARTITIONS_HEADER};
-use crate::source::order::{already_written, RecordPlace, Tail};
-use crate::source::position::{ChangeOrder, Position};
+use crate::kafka::{refusal, KafkaError};
+use crate::source::order::RecordPlace;
+use crate::source::position::Position;
 use crate::source::snapshot::SnapshotState;
 use crate::source::SourceError;
+use crate::wire::{self, BACKFILL_HEADER, ORDER_HEADER, TRUNCATE_PARTITIONS_HEADER};
 
 /// librdkafka's framing of one record in a batch, roughly (varint lengths,
 /// offsets and timestamps deltas), for sizing the window in bytes.
@@ -39,13 +41,8 @@ struct TopicState {
     /// `binlake_source_events_total` by operation code.
     events: Vec<(&'static str, prometheus::IntCounter)>,
     partitions: i32,
-    /// The last record known to be in each partition.
-    last: Vec<Option<Tail>>,
-    /// Records skipped in each partition because it already held them,
-    /// and whether this writer has written to it since (after which a skip
-    /// is no longer the expected replay of a restart).
-    skipped: Vec<u64>,
-    written: Vec<bool>,
+    /// What each partition already holds.
+    tails: PartitionTails,
 }
 
 /// What the writer did, for logs and metrics.
@@ -66,14 +63,13 @@ pub struct ChangeWriter {
     heartbeats: HeartbeatStore,
     codecs: CodecCache,
     topics: HashMap<String, TopicState>,
-    /// Partition tails read ahead for every table topic (taken as used).
-    prefetched: bool,
+    /// Reads each topic's partition tails when the topic is first written.
+    tail_reader: TailReader,
     /// A record was refused: no position is stored by this writer again.
     failed: bool,
     /// Records of a MySQL transaction whose commit has not been seen yet
     /// were sent: in transactional mode no Kafka transaction ends here.
     mid_transaction: bool,
-    tails: HashMap<String, Vec<Option<Tail>>>,
     /// Records awaiting the broker's acknowledgement, oldest first, and
     /// their bytes: bounded by `window` however large a MySQL transaction is.
     in_flight: VecDeque<InFlight>,
@@ -98,7 +94,7 @@ impl ChangeWriter {
             &admin,
             &connector.kafka,
             connector.offsets_topic(),
-            connector.name.clone(),
+            wire::position_key(&connector.name),
         )
         .await?;
         let producer = SourceProducer::open(
@@ -109,6 +105,7 @@ impl ChangeWriter {
         .await?;
         let window = Window::of(&connector.kafka);
         let heartbeats = HeartbeatStore::new(&connector.name);
+        let tail_reader = TailReader::new(connector.clone());
         Ok(ChangeWriter {
             connector,
             producer,
@@ -117,10 +114,9 @@ impl ChangeWriter {
             heartbeats,
             codecs,
             topics: HashMap::new(),
-            prefetched: false,
+            tail_reader,
             failed: false,
             mid_transaction: false,
-            tails: HashMap::new(),
             in_flight: VecDeque::new(),
             in_flight_bytes: 0,
             window,
@@ -217,9 +213,8 @@ impl ChangeWriter {
         counter.inc();
     }
 
-    /// Whether the partition still lacks the record, which then becomes its
-    /// tail (snapshot rows excepted). A skip after this writer has written
-    /// to the partition is not a restart's replay: it is logged as a warning.
+    /// Whether the partition still lacks the record (see
+    /// [`PartitionTails::fresh`]); a record of a topic not yet seen is.
     fn fresh(
         &mut self,
         topic: &str,
@@ -229,40 +224,11 @@ impl ChangeWriter {
         let Some(state) = self.topics.get_mut(topic) else {
             return Ok(true);
         };
-        let p = partition as usize;
-        let skip = match &state.last[p] {
-            Some(tail) => already_written(tail, place)
-                .map_err(|u| SourceError::History(format!("{topic} partition {partition}: {u}")))?,
-            None => false,
-        };
-        if skip {
+        let fresh = state.tails.fresh(topic, partition, place)?;
+        if !fresh {
             self.stats.skipped += 1;
-            state.skipped[p] += 1;
-            crate::metrics::metrics().source_skipped_total.inc();
-            if state.written[p] {
-                tracing::warn!(
-                    topic,
-                    partition,
-                    order = %place.order.encode(),
-                    "a change was skipped as already in Kafka after newer records were written to \
-                     its partition"
-                );
-            }
-            return Ok(false);
         }
-        if !state.written[p] && state.skipped[p] > 0 {
-            tracing::info!(
-                topic,
-                partition,
-                skipped = state.skipped[p],
-                "skipped the changes the partition already held; writing from here"
-            );
-        }
-        state.written[p] = true;
-        if !place.snapshot {
-            state.last[p] = Some(Tail::from(place));
-        }
-        Ok(true)
+        Ok(fresh)
     }
 
     async fn partition_of(&mut self, topic: &str, key: &[u8]) -> Result<i32, KafkaError> {
@@ -277,59 +243,19 @@ impl ChangeWriter {
                     },
                 )
                 .await?;
-            if !self.prefetched {
-                self.prefetch().await?;
-            }
-            let last = match self.tails.remove(topic) {
-                Some(last) if last.len() == partitions as usize => last,
-                _ => {
-                    let kafka = self.connector.kafka.clone();
-                    let one = vec![(topic.to_string(), partitions)];
-                    blocking_read(topic, move || resume::tails(&kafka, &one))
-                        .await?
-                        .remove(topic)
-                        .unwrap_or_default()
-                }
-            };
-            let n = last.len();
+            let last = self.tail_reader.take(topic, partitions).await?;
             self.topics.insert(
                 topic.to_string(),
                 TopicState {
                     name: Arc::from(topic),
                     events: Vec::new(),
                     partitions,
-                    last,
-                    skipped: vec![0; n],
-                    written: vec![false; n],
+                    tails: PartitionTails::new(last),
                 },
             );
         }
         let state = &self.topics[topic];
         Ok(partition_for(key, state.partitions))
-    }
-
-    /// Reads the tails of every table topic the pipeline has written, in
-    /// one pass, before the first record is written: a restart then costs a
-    /// few round trips, however many tables there are.
-    async fn prefetch(&mut self) -> Result<(), KafkaError> {
-        let kafka = self.connector.kafka.clone();
-        let prefix = format!("{}.", self.connector.name);
-        let started = std::time::Instant::now();
-        let tails = blocking_read("*", move || {
-            let topics = resume::table_topics(&kafka, &prefix)?;
-            resume::tails(&kafka, &topics)
-        })
-        .await?;
-        let partitions: usize = tails.values().map(Vec::len).sum();
-        tracing::info!(
-            topics = tails.len(),
-            partitions,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "read the last record of every table topic partition"
-        );
-        self.tails = tails;
-        self.prefetched = true;
-        Ok(())
     }
 
     async fn send(
@@ -358,7 +284,7 @@ impl ChangeWriter {
         }
         let order = place.order.encode();
         let mut headers = OwnedHeaders::new().insert(Header {
-            key: ChangeOrder::HEADER,
+            key: ORDER_HEADER,
             value: Some(&order),
         });
         for (key, value) in place.mark.headers() {
@@ -369,7 +295,7 @@ impl ChangeWriter {
         }
         if let Some(m) = marker {
             headers = headers.insert(Header {
-                key: crate::backfill::MARKER_HEADER,
+                key: BACKFILL_HEADER,
                 value: Some(m),
             });
         }
@@ -585,19 +511,6 @@ impl ChangeWriter {
             );
         }
     }
-}
-
-/// Runs a blocking read of partition tails off the async workers.
-async fn blocking_read<T: Send + 'static>(
-    topic: &str,
-    f: impl FnOnce() -> Result<T, KafkaError> + Send + 'static,
-) -> Result<T, KafkaError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| KafkaError::Read {
-            topic: topic.to_string(),
-            message: e.to_string(),
-        })?
 }
 
 // Truncates, backfill markers and heartbeats.

@@ -3,7 +3,6 @@
 //! heartbeats that say everything before an instant is in Kafka.
 
 use super::ChangeWriter;
-use crate::avro::names::{topic_for, value_subject};
 use crate::avro::{encode, wire};
 use crate::clock::now_ms;
 use crate::event::ChangeEvent;
@@ -11,6 +10,7 @@ use crate::kafka::heartbeat::Heartbeat;
 use crate::kafka::KafkaError;
 use crate::source::order::RecordPlace;
 use crate::source::SourceError;
+use crate::wire::{table_topic, value_subject};
 
 impl ChangeWriter {
     /// Says that every change committed in MySQL before `ts_ms` is in Kafka,
@@ -40,7 +40,7 @@ impl ChangeWriter {
         place: &RecordPlace,
     ) -> Result<(), SourceError> {
         let table = &event.table;
-        let topic = topic_for(&self.connector.name, &table.db, &table.table);
+        let topic = table_topic(&self.connector.name, &table.db, &table.table);
         let latest = self
             .codecs
             .client()
@@ -84,7 +84,7 @@ impl ChangeWriter {
         marker: &crate::backfill::RepairMarker,
         place: &RecordPlace,
     ) -> Result<(), SourceError> {
-        let topic = topic_for(&self.connector.name, &table.db, &table.table);
+        let topic = table_topic(&self.connector.name, &table.db, &table.table);
         let records = marker
             .to_records(crate::backfill::MAX_MARKER_BYTES)
             .map_err(|e| SourceError::Decode(e.to_string()))?;

@@ -17,6 +17,7 @@ use super::state::Job;
 use crate::config::{Connector, KafkaConfig};
 use crate::kafka::admin::{Admin, TopicSpec};
 use crate::kafka::{client_config, ClientKind, KafkaError};
+use crate::wire;
 
 /// One request on `{name}.signals`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,13 +33,9 @@ pub struct Signal {
     pub predicate: Option<String>,
 }
 
-pub fn topic(name: &str) -> String {
-    format!("{name}.signals")
-}
-
 async fn ensure(connector: &Connector) -> Result<String, KafkaError> {
     let admin = Admin::new(&connector.kafka)?;
-    let topic = topic(&connector.name);
+    let topic = wire::signals_topic(&connector.name);
     admin
         .ensure_topic(
             &topic,
@@ -120,7 +117,7 @@ pub fn follow(connector: &Connector, from: i64, out: mpsc::Sender<(i64, Option<J
         match follow_once(connector, from, &out) {
             Ok(()) => return,
             Err(e) => {
-                tracing::warn!(error = %e, "cannot read {}; retrying", topic(&connector.name));
+                tracing::warn!(error = %e, "cannot read {}; retrying", wire::signals_topic(&connector.name));
                 std::thread::sleep(backoff.next_delay());
             }
         }

@@ -11,8 +11,9 @@ use apache_avro::Schema;
 use schema_registry_converter::async_impl::avro::AvroDecoder;
 use schema_registry_converter::async_impl::schema_registry::SrSettings;
 
-use binlake::avro::{value_subject, CodecError, RegistryClient, RegistryClientError, TableCodec};
+use binlake::avro::{CodecError, RegistryClient, RegistryClientError, TableCodec};
 use binlake::event::{ColumnType, TableSchema};
+use binlake::wire::value_subject;
 
 use super::{cases, decode, every_type_table, Case};
 
