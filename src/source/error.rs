@@ -21,6 +21,20 @@ pub enum SourceError {
     History(String),
     #[error("{0}")]
     Decode(String),
+    /// A decoded change that does not fit its own Avro schema: a defect in
+    /// binlake's schema or decoding, not in the data or the server.
+    #[error("cannot encode the change as Avro: {0}")]
+    Encode(#[from] crate::avro::encode::EncodeError),
+    /// A backfill marker that cannot be written as JSON.
+    #[error("cannot write the backfill marker: {0}")]
+    Marker(#[source] serde_json::Error),
+    /// A selected table binlake cannot capture as it is (missing, no key,
+    /// a key column that does not exist or is excluded).
+    #[error("table: {0}")]
+    Table(String),
+    /// The connector file cannot run a source (no `[source]` section).
+    #[error("connector file: {0}")]
+    Config(String),
     #[error("kafka: {0}")]
     Kafka(String),
     #[error("schema registry: {0}")]

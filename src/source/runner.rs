@@ -38,7 +38,7 @@ pub async fn run(
 ) -> Result<(), SourceError> {
     let source =
         Arc::new(connector.source.clone().ok_or_else(|| {
-            SourceError::ServerConfig("the connector file has no [source]".into())
+            SourceError::Config("the connector file has no [source] section".into())
         })?);
     let opts = mysql_opts(&source)?;
     let pool = Pool::new(opts.clone());
@@ -92,7 +92,7 @@ pub async fn run(
             flavour,
             state,
         )
-        .ok_or_else(|| SourceError::ServerConfig("the connector file has no [source]".into()))?;
+        .ok_or_else(|| SourceError::Config("the connector file has no [source] section".into()))?;
         loop {
             let server = match continuity(&pool, flavour, &committed).await {
                 Ok((server, Continuity::NewServer { was })) => {
@@ -107,7 +107,7 @@ pub async fn run(
                         snapshot.state.clone(),
                     )
                     .ok_or_else(|| {
-                        SourceError::ServerConfig("the connector file has no [source]".into())
+                        SourceError::Config("the connector file has no [source] section".into())
                     })?;
                     server
                 }

@@ -159,8 +159,7 @@ impl ChangeWriter {
         value.clear();
         codec
             .encode_key_into(event, &mut key)
-            .and_then(|()| codec.encode_value_into(event, now_ms(), &mut value))
-            .map_err(|e| SourceError::Decode(e.to_string()))?;
+            .and_then(|()| codec.encode_value_into(event, now_ms(), &mut value))?;
         let result = self.write_encoded(event, place, topic, &key, &value).await;
         (self.key, self.value) = (key, value);
         result

@@ -56,8 +56,7 @@ impl ChangeWriter {
         };
         let mut value = Vec::with_capacity(128);
         wire::write_header(&mut value, schema_id);
-        encode::write_envelope(&mut value, table, event, now_ms())
-            .map_err(|e| SourceError::Decode(e.to_string()))?;
+        encode::write_envelope(&mut value, table, event, now_ms())?;
         self.partition_of(&topic, &[]).await?;
         let partitions = self.topics.get(&topic).map_or(1, |s| s.partitions);
         for partition in 0..partitions {
@@ -87,7 +86,7 @@ impl ChangeWriter {
         let topic = table_topic(&self.connector.name, &table.db, &table.table);
         let records = marker
             .to_records(crate::backfill::MAX_MARKER_BYTES)
-            .map_err(|e| SourceError::Decode(e.to_string()))?;
+            .map_err(SourceError::Marker)?;
         self.partition_of(&topic, &[]).await?;
         for json in records {
             if self.fresh(&topic, 0, place)? {

@@ -113,7 +113,7 @@ pub async fn load(
         .await
         .map_err(SourceError::query(stmt))?;
     let Some(first) = rows.first() else {
-        return Err(SourceError::ServerConfig(format!(
+        return Err(SourceError::Table(format!(
             "{db}.{table} does not exist (or the user cannot see it)"
         )));
     };
@@ -176,7 +176,7 @@ pub async fn load(
         read_as.push(how);
     }
     if key.is_empty() {
-        return Err(SourceError::ServerConfig(format!(
+        return Err(SourceError::Table(format!(
             "{qualified} has no primary key; add key_columns = {{ \"{qualified}\" = [\"col\", ...] }} to the connector file"
         )));
     }
@@ -187,7 +187,7 @@ pub async fn load(
                 .iter()
                 .position(|c| c.name.eq_ignore_ascii_case(k))
                 .ok_or_else(|| {
-                    SourceError::ServerConfig(format!(
+                    SourceError::Table(format!(
                         "{qualified}: key column `{k}` does not exist or is excluded"
                     ))
                 })
