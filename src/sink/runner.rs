@@ -61,6 +61,13 @@ pub async fn run(
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        // The batch whose first record arrived longest ago is flushed when it
+        // is due, not on the next tick: up to a tick less staleness.
+        let next_due = topics
+            .values()
+            .filter_map(|s| s.since)
+            .min()
+            .map(|t| t + sink.flush_interval);
         tokio::select! {
             _ = shutdown.changed() => {
                 if *shutdown.borrow() {
@@ -83,14 +90,16 @@ pub async fn run(
                     summarize(&mut topics, last_summary.elapsed());
                     last_summary = Instant::now();
                 }
+                follow_heartbeats(&consumer, &topics, &mut heartbeats, &mut fresh, &mut offsets);
+                update_end_to_end(&name, &topics, &fresh);
+                offsets.maybe_commit(&consumer);
+            }
+            () = sleep_until(next_due) => {
                 for state in topics.values_mut() {
-                    let due = state.since.is_some_and(|t| t.elapsed() >= sink.flush_interval);
-                    if due {
+                    if state.since.is_some_and(|t| t.elapsed() >= sink.flush_interval) {
                         flush(&connector, &sink, &mut offsets, &dlq, state).await?;
                     }
                 }
-                follow_heartbeats(&consumer, &topics, &mut heartbeats, &mut fresh, &mut offsets);
-                update_end_to_end(&name, &topics, &fresh);
                 offsets.maybe_commit(&consumer);
             }
             msg = consumer.recv() => {
@@ -152,6 +161,14 @@ pub async fn run(
                 }
             }
         }
+    }
+}
+
+/// Sleeps until `at`, or for ever when nothing is pending.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
     }
 }
 
