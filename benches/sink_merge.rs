@@ -1,5 +1,6 @@
 //! Delta upsert cost per batch, against a local Delta table:
-//! 1. load N rows (default 1,000,000) in 1M-row key-ordered commits;
+//! 1. load N rows (default 1,000,000) in key-ordered commits of L rows
+//!    (default 1,000,000);
 //! 2. apply B batches (default 20) of 10,000 changes — 70% updates of random
 //!    existing keys, 25% inserts of new keys, 5% deletes of random existing
 //!    keys — each as one commit with its offsets, as the sink does;
@@ -7,7 +8,9 @@
 //!    handling (the plain append rate).
 //!
 //! Run: `cargo bench --bench sink_merge` (env: BINLAKE_BENCH_ROWS,
-//! BINLAKE_BENCH_BATCHES, BINLAKE_BENCH_DIR for where the tables go).
+//! BINLAKE_BENCH_BATCHES, BINLAKE_BENCH_LOAD_ROWS, BINLAKE_BENCH_DIR for
+//! where the tables go). Peak RSS is printed after the load and at the end:
+//! the load's commit size bounds what the bench itself holds.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -124,6 +127,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 #[tokio::main]
 async fn main() -> Result<()> {
     let total = env_usize("BINLAKE_BENCH_ROWS", 1_000_000);
+    let load_rows = env_usize("BINLAKE_BENCH_LOAD_ROWS", 1_000_000).max(1);
     let batches = env_usize("BINLAKE_BENCH_BATCHES", 20);
     let base = std::env::var("BINLAKE_BENCH_DIR")
         .map(std::path::PathBuf::from)
@@ -140,7 +144,7 @@ async fn main() -> Result<()> {
     let mut offset = 0i64;
     let mut loaded = 0usize;
     while loaded < total {
-        let n = (total - loaded).min(1_000_000);
+        let n = (total - loaded).min(load_rows);
         let ids: Vec<i64> = (loaded as i64 + 1..=(loaded + n) as i64).collect();
         let b = rows(&ids, "r", 0)?;
         offset += n as i64;
@@ -156,10 +160,11 @@ async fn main() -> Result<()> {
     }
     let load = started.elapsed();
     println!(
-        "load: {total} rows in {:.1} s = {:.0} rows/s ({} files)",
+        "load: {total} rows in {:.1} s = {:.0} rows/s ({} files, {load_rows} rows a commit); peak RSS {:.0} MB",
         load.as_secs_f64(),
         total as f64 / load.as_secs_f64(),
-        t.file_count()
+        t.file_count(),
+        peak_rss_mb()
     );
 
     // 2. Upsert batches.
