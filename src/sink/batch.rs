@@ -174,6 +174,12 @@ pub(super) async fn flush(
                 let started = Instant::now();
                 match t.compact(&key).await {
                     Ok(Some(v)) => {
+                        // A compaction is a commit of the sink's too: the
+                        // gauge names the table's latest version.
+                        metrics()
+                            .sink_delta_version
+                            .with_label_values(&[state.table_label.as_str()])
+                            .set(v);
                         tracing::info!(table = %state.table_label, version = v, took = ?started.elapsed(), files = t.file_count(), "compacted")
                     }
                     Ok(None) => {}
