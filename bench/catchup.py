@@ -3,7 +3,8 @@ in Kafka into a Delta table, beside a plain consumer reading the same topic
 from the same broker and a plain Delta append of the same rows.
 
     python3 bench/catchup.py [--rows 1000000] [--max-batch-rows 100000]
-                             [--flush-interval 1s] [--bin PATH] [--keep]
+                             [--flush-interval 1s] [--kafka-option KEY=VALUE]
+                             [--bin PATH] [--keep]
 
 1. Fills a fresh table's topic: `binlake run CONFIG --role source` streams
    `--rows` inserts (10,000-row transactions) into a one-partition topic,
@@ -113,6 +114,9 @@ def run(a) -> int:
     tmp.mkdir(parents=True)
     case = new_sink_case(tmp, prefix="benchcu")
     config = case.write_sink_config(flush_interval=a.flush_interval, max_batch_rows=a.max_batch_rows)
+    if a.kafka_option:
+        options = [f'"{k}" = "{v}"' for k, v in (o.split("=", 1) for o in a.kafka_option)]
+        config.write_text(config.read_text() + "\n[kafka.options]\n" + "\n".join(options) + "\n")
     topic = case.topic(TABLE)
     table_dir = case.table_path(TABLE)
     app_id = case.app_id(TABLE, 0)
@@ -197,6 +201,9 @@ def main():
     ap.add_argument("--bin", type=pathlib.Path, default=None)
     ap.add_argument("--work-dir", default=None)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument(
+        "--kafka-option", action="append", default=[], metavar="KEY=VALUE", help="[kafka.options] entry (repeatable)"
+    )
     sys.exit(run(ap.parse_args()))
 
 
