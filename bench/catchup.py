@@ -27,7 +27,6 @@ start). The database and the work dir are removed unless --keep."""
 from __future__ import annotations
 
 import argparse
-import os
 import pathlib
 import shutil
 import signal
@@ -43,8 +42,8 @@ import pyarrow.compute as pc  # noqa: E402
 from confluent_kafka import Consumer, TopicPartition  # noqa: E402
 from deltalake import write_deltalake  # noqa: E402
 
-from freshness import DDL, TABLE, release_binary, values_sql  # noqa: E402
-from sink_harness import BinlakeProcess, delta_log_txns, delta_table, new_sink_case  # noqa: E402
+from freshness import DDL, TABLE, new_bench_case, values_sql  # noqa: E402
+from sink_harness import BinlakeProcess, delta_log_txns, delta_table  # noqa: E402
 from source_harness import BROKERS, mysql_connect, watermarks  # noqa: E402
 
 FILL_TXN_ROWS = 10_000
@@ -106,13 +105,7 @@ def plain_consumer(topic: str, end: int) -> tuple[int, float]:
 
 
 def run(a) -> int:
-    binary = a.bin or release_binary()
-    if not binary.exists():
-        raise SystemExit(f"binlake binary {binary} not found: cargo build --release --locked (or pass --bin)")
-    os.environ["BINLAKE_BIN"] = str(binary)
-    tmp = pathlib.Path(a.work_dir or "/tmp") / f"binlake-catchup-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir(parents=True)
-    case = new_sink_case(tmp, prefix="benchcu")
+    tmp, case = new_bench_case(a, "catchup", "benchcu")
     config = case.write_sink_config(flush_interval=a.flush_interval, max_batch_rows=a.max_batch_rows)
     if a.kafka_option:
         options = [f'"{k}" = "{v}"' for k, v in (o.split("=", 1) for o in a.kafka_option)]

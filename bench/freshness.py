@@ -187,17 +187,24 @@ def vm_hwm_kb(proc: BinlakeProcess) -> int:
 # ---------------------------------------------------------------- run
 
 
-def run(a) -> int:
+def new_bench_case(a, kind: str, prefix: str):
+    """The binary under test (--bin, else the release build) handed to the
+    harness, a fresh work dir `binlake-{kind}-*` and a test case in it (its
+    database created)."""
     binary = a.bin or release_binary()
     if not binary.exists():
         raise SystemExit(f"binlake binary {binary} not found: cargo build --release --locked (or pass --bin)")
     # sink_harness copies BINLAKE_BIN (else the debug build) once per run.
     os.environ["BINLAKE_BIN"] = str(binary)
-    tmp = pathlib.Path(a.work_dir or "/tmp") / f"binlake-freshness-{uuid.uuid4().hex[:8]}"
+    tmp = pathlib.Path(a.work_dir or "/tmp") / f"binlake-{kind}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True)
+    return tmp, new_sink_case(tmp, prefix=prefix)
+
+
+def run(a) -> int:
     # The tests' connector file (one database, snapshot "never", heartbeat
-    # 1s) with this run's flush settings; the case creates the database.
-    case = new_sink_case(tmp, prefix="benchfr")
+    # 1s) with this run's flush settings.
+    tmp, case = new_bench_case(a, "freshness", "benchfr")
     db, name = case.db, case.name
     config = case.write_sink_config(flush_interval=a.flush_interval, max_batch_rows=a.max_batch_rows)
     table_dir = case.table_path(TABLE)
