@@ -158,6 +158,11 @@ start_s3() {
     nohup moto_server -H 127.0.0.1 -p "$BINLAKE_S3_PORT" >"$LOG_DIR/s3.log" 2>&1 &
     echo $! >"$RUN_DIR/s3.pid"
     wait_port "$BINLAKE_S3_PORT" s3 "$RUN_DIR/s3.pid"
+    # moto loads its S3 backend on the first request, which can take
+    # seconds on a busy machine: made here, not by the first test.
+    python3 -c "import urllib.request, urllib.error
+try: urllib.request.urlopen('http://127.0.0.1:$BINLAKE_S3_PORT/', timeout=120)
+except urllib.error.HTTPError: pass" || die "s3 (moto) does not answer on $BINLAKE_S3_PORT (see $LOG_DIR/s3.log)"
     log "s3 ready"
 }
 

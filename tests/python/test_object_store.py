@@ -90,8 +90,10 @@ class Lake:
 
 
 def _reachable(url):
+    # A refused connection fails at once; a server that answers slowly
+    # (moto loading its backend on a busy machine) is still there.
     try:
-        urllib.request.urlopen(url, timeout=3)
+        urllib.request.urlopen(url, timeout=60)
     except urllib.error.HTTPError:
         return True
     except OSError:
