@@ -60,14 +60,24 @@ pub async fn run(
     let mut last_summary = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The batch whose first record arrived longest ago is flushed when it is
+    // due, not on the next tick: up to a tick less staleness. One timer,
+    // moved only when that deadline changes (not once per record).
+    let flush_timer = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(flush_timer);
+    let mut armed: Option<Instant> = None;
     loop {
-        // The batch whose first record arrived longest ago is flushed when it
-        // is due, not on the next tick: up to a tick less staleness.
         let next_due = topics
             .values()
             .filter_map(|s| s.since)
             .min()
             .map(|t| t + sink.flush_interval);
+        if next_due != armed {
+            if let Some(at) = next_due {
+                flush_timer.as_mut().reset(at.into());
+            }
+            armed = next_due;
+        }
         tokio::select! {
             _ = shutdown.changed() => {
                 if *shutdown.borrow() {
@@ -94,7 +104,8 @@ pub async fn run(
                 update_end_to_end(&name, &topics, &fresh);
                 offsets.maybe_commit(&consumer);
             }
-            () = sleep_until(next_due) => {
+            () = &mut flush_timer, if armed.is_some() => {
+                armed = None;
                 for state in topics.values_mut() {
                     if state.since.is_some_and(|t| t.elapsed() >= sink.flush_interval) {
                         flush(&connector, &sink, &mut offsets, &dlq, state).await?;
@@ -161,14 +172,6 @@ pub async fn run(
                 }
             }
         }
-    }
-}
-
-/// Sleeps until `at`, or for ever when nothing is pending.
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at.into()).await,
-        None => std::future::pending().await,
     }
 }
 

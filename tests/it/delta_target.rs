@@ -8,7 +8,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use binlake::sink::delta::TableTarget;
-use deltalake::arrow::array::{Int64Array, StringArray};
+use deltalake::arrow::array::{Array, Int64Array, StringArray};
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::kernel::Transaction;
@@ -238,6 +238,66 @@ async fn scenario(dv: bool) {
         "{err:?}"
     );
     assert_eq!(read_with_python(&path), expected(&model));
+}
+
+/// Compaction reads a bounded share of the small files per run and writes
+/// them as key-sorted files of equal size; the content never changes.
+#[tokio::test]
+async fn compaction_runs_in_bounded_shares_and_sorts_by_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t");
+    let mut t = TableTarget::open(path.to_str().unwrap()).await.unwrap();
+    t.create(schema(false), true).await.unwrap();
+    t.set_compaction_rows(100);
+    let mut model = Model::new();
+    // Ten files of 30 rows; file i holds keys i, i+10, i+20, ... so every
+    // file spans the whole key range.
+    for i in 0..10i64 {
+        let ch: Vec<(i64, Option<&str>)> = (0..30).map(|j| (i + 10 * j, Some("v"))).collect();
+        let (b, d) = batch(&schema(false), &ch, None);
+        t.apply(&key(), &b, &d, vec![Transaction::new("a-t-0", i)], None)
+            .await
+            .unwrap();
+        apply_model(&mut model, &ch, None);
+    }
+    // Some rows of the first files deleted: compaction drops them.
+    let del: Vec<(i64, Option<&str>)> = vec![(0, None), (11, None), (22, None)];
+    let (b, d) = batch(&schema(false), &del, None);
+    t.apply(&key(), &b, &d, vec![Transaction::new("a-t-0", 10)], None)
+        .await
+        .unwrap();
+    apply_model(&mut model, &del, None);
+    assert_eq!(t.file_count(), 10, "a batch of deletes writes no file");
+    assert!(t.needs_compaction());
+
+    // Files 0..4 hold 117 live rows (the fourth crosses 100): two files of
+    // 59 and 58 rows, in place of four.
+    t.compact(&key()).await.unwrap().expect("compacted");
+    assert_eq!(t.file_count(), 8);
+    assert_eq!(t.live_rows() as usize, model.len());
+    let files = t.scan().await.unwrap();
+    let ids = |b: &RecordBatch| -> Vec<i64> {
+        let c = b.column_by_name("id").unwrap();
+        let c = c.as_any().downcast_ref::<Int64Array>().unwrap();
+        c.values().to_vec()
+    };
+    let out: Vec<Vec<i64>> = files[files.len() - 2..].iter().map(ids).collect();
+    assert_eq!((out[0].len(), out[1].len()), (59, 58));
+    let joined: Vec<i64> = out.concat();
+    assert!(
+        joined.windows(2).all(|w| w[0] < w[1]),
+        "compacted files are sorted by key and do not overlap: {joined:?}"
+    );
+    assert_eq!(read_with_python(&path), expected(&model));
+
+    // Eight small files are left: the next run takes the next share.
+    assert!(t.needs_compaction());
+    t.compact(&key()).await.unwrap().expect("compacted again");
+    assert_eq!(t.live_rows() as usize, model.len());
+    assert_eq!(read_with_python(&path), expected(&model));
+    let fresh = TableTarget::open(path.to_str().unwrap()).await.unwrap();
+    assert_eq!(fresh.live_rows() as usize, model.len());
+    assert_eq!(fresh.file_count(), t.file_count());
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use deltalake::arrow::array::{Array, AsArray};
-use deltalake::arrow::datatypes::{DataType, Date32Type, Int32Type, Int64Type};
+use deltalake::arrow::datatypes::{DataType, Date32Type, Int32Type, Int64Type, SchemaRef};
 use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::kernel::Add;
 use deltalake::parquet::arrow::ArrowWriter;
@@ -14,17 +14,44 @@ use serde_json::{json, Map, Value as Json};
 
 use super::TableError;
 
-/// Parquet bytes for `batch`, rows in the order given (row positions are
-/// what deletion vectors refer to).
-pub fn parquet_bytes(batch: &RecordBatch) -> Result<Vec<u8>, TableError> {
-    let props = WriterProperties::builder()
+fn writer_props() -> WriterProperties {
+    WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .build();
-    let mut buf = Vec::with_capacity(1 << 20);
-    let mut w = ArrowWriter::try_new(&mut buf, batch.schema(), Some(props))?;
-    w.write(batch)?;
-    w.close()?;
-    Ok(buf)
+        .build()
+}
+
+/// One data file written a batch at a time, so a file larger than memory
+/// allows can be made from slices; its statistics follow the rows written.
+/// Rows keep the order written: row positions are what deletion vectors
+/// refer to.
+pub struct FileBuilder {
+    writer: ArrowWriter<Vec<u8>>,
+    stats: Stats,
+}
+
+impl FileBuilder {
+    pub fn new(schema: SchemaRef) -> Result<Self, TableError> {
+        let stats = Stats::new(&schema);
+        let writer =
+            ArrowWriter::try_new(Vec::with_capacity(1 << 20), schema, Some(writer_props()))?;
+        Ok(FileBuilder { writer, stats })
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), TableError> {
+        self.stats.add(batch);
+        self.writer.write(batch)?;
+        Ok(())
+    }
+
+    pub fn rows(&self) -> usize {
+        self.stats.rows
+    }
+
+    /// The file's bytes and its statistics (see [`Stats::to_json`]).
+    pub fn finish(self) -> Result<(Vec<u8>, Json), TableError> {
+        let bytes = self.writer.into_inner()?;
+        Ok((bytes, self.stats.to_json()))
+    }
 }
 
 /// A new data file's name: `part-<uuid>.zstd.parquet`, as delta-rs names them.
@@ -32,15 +59,15 @@ pub fn new_file_name() -> String {
     format!("part-00000-{}-c000.zstd.parquet", uuid::Uuid::new_v4())
 }
 
-/// The `add` action of a freshly written file.
-pub fn add_action(path: String, size: usize, batch: &RecordBatch, data_change: bool) -> Add {
+/// The `add` action of a freshly written file with statistics `stats`.
+pub fn add_action(path: String, size: usize, stats: &Json, data_change: bool) -> Add {
     Add {
         path,
         partition_values: HashMap::new(),
         size: size as i64,
         modification_time: crate::clock::now_ms(),
         data_change,
-        stats: Some(stats_json(batch).to_string()),
+        stats: Some(stats.to_string()),
         tags: None,
         deletion_vector: None,
         base_row_id: None,
@@ -52,73 +79,126 @@ pub fn add_action(path: String, size: usize, batch: &RecordBatch, data_change: b
 /// `numRecords`, `nullCount` for every column, and min/max for integer,
 /// date and short string columns (the ones key ranges and filters use).
 pub fn stats_json(batch: &RecordBatch) -> Json {
-    let mut min = Map::new();
-    let mut max = Map::new();
-    let mut nulls = Map::new();
-    for (field, col) in batch.schema().fields().iter().zip(batch.columns()) {
-        let name = field.name().clone();
-        nulls.insert(name.clone(), json!(col.null_count()));
-        let bounds = match col.data_type() {
-            DataType::Int32 => int_bounds(
-                col.as_primitive::<Int32Type>()
-                    .iter()
-                    .flatten()
-                    .map(i64::from),
-            ),
-            DataType::Int64 => int_bounds(col.as_primitive::<Int64Type>().iter().flatten()),
-            DataType::Date32 => date_bounds(col.as_primitive::<Date32Type>().iter().flatten()),
-            DataType::Utf8 => string_bounds(col.as_string::<i32>().iter().flatten()),
-            _ => None,
-        };
-        if let Some((lo, hi)) = bounds {
-            min.insert(name.clone(), lo);
-            max.insert(name, hi);
-        }
-    }
-    json!({
-        "numRecords": batch.num_rows(),
-        "minValues": min,
-        "maxValues": max,
-        "nullCount": nulls,
-        "tightBounds": true,
-    })
+    let mut s = Stats::new(&batch.schema());
+    s.add(batch);
+    s.to_json()
 }
 
-fn int_bounds(values: impl Iterator<Item = i64>) -> Option<(Json, Json)> {
-    let (lo, hi) = values.fold(None, |acc: Option<(i64, i64)>, v| match acc {
-        None => Some((v, v)),
-        Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
-    })?;
-    Some((json!(lo), json!(hi)))
+/// A file's statistics, gathered batch by batch.
+pub struct Stats {
+    rows: usize,
+    columns: Vec<(String, usize, Bounds)>,
 }
 
-fn date_bounds(values: impl Iterator<Item = i32>) -> Option<(Json, Json)> {
-    let (lo, hi) = values.fold(None, |acc: Option<(i32, i32)>, v| match acc {
-        None => Some((v, v)),
-        Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
-    })?;
-    let day = |d: i32| {
-        deltalake::arrow::temporal_conversions::date32_to_datetime(d)
-            .map(|t| json!(t.format("%Y-%m-%d").to_string()))
-    };
-    Some((day(lo)?, day(hi)?))
+/// One column's bounds so far; `None` once the column cannot have any.
+enum Bounds {
+    Int(Option<(i64, i64)>),
+    Date(Option<(i32, i32)>),
+    Str(Option<Option<(String, String)>>),
+    None,
 }
 
-/// Strings longer than 32 bytes would need truncated (and for the maximum,
+/// Strings longer than this would need truncated (and for the maximum,
 /// rounded-up) bounds; such columns get none.
-fn string_bounds<'a>(values: impl Iterator<Item = &'a str>) -> Option<(Json, Json)> {
-    let mut acc: Option<(&str, &str)> = None;
-    for v in values {
-        if v.len() > 32 {
-            return None;
-        }
-        acc = Some(match acc {
-            None => (v, v),
-            Some((lo, hi)) => (lo.min(v), hi.max(v)),
-        });
+const MAX_STRING_BOUND: usize = 32;
+
+impl Stats {
+    pub fn new(schema: &SchemaRef) -> Self {
+        let columns = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                let b = match f.data_type() {
+                    DataType::Int32 | DataType::Int64 => Bounds::Int(None),
+                    DataType::Date32 => Bounds::Date(None),
+                    DataType::Utf8 => Bounds::Str(Some(None)),
+                    _ => Bounds::None,
+                };
+                (f.name().clone(), 0, b)
+            })
+            .collect();
+        Stats { rows: 0, columns }
     }
-    let (lo, hi) = acc?;
-    Some((json!(lo), json!(hi)))
+
+    pub fn add(&mut self, batch: &RecordBatch) {
+        self.rows += batch.num_rows();
+        for ((_, nulls, bounds), col) in self.columns.iter_mut().zip(batch.columns()) {
+            *nulls += col.null_count();
+            match bounds {
+                Bounds::Int(acc) => {
+                    let values: Box<dyn Iterator<Item = i64>> = match col.data_type() {
+                        DataType::Int32 => Box::new(
+                            col.as_primitive::<Int32Type>()
+                                .iter()
+                                .flatten()
+                                .map(i64::from),
+                        ),
+                        _ => Box::new(col.as_primitive::<Int64Type>().iter().flatten()),
+                    };
+                    for v in values {
+                        *acc = Some(acc.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))));
+                    }
+                }
+                Bounds::Date(acc) => {
+                    for v in col.as_primitive::<Date32Type>().iter().flatten() {
+                        *acc = Some(acc.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))));
+                    }
+                }
+                Bounds::Str(acc) => {
+                    for v in col.as_string::<i32>().iter().flatten() {
+                        let Some(inner) = acc else { break };
+                        if v.len() > MAX_STRING_BOUND {
+                            *acc = None;
+                            break;
+                        }
+                        match inner {
+                            None => *inner = Some((v.to_owned(), v.to_owned())),
+                            Some((lo, hi)) => {
+                                if v < lo.as_str() {
+                                    *lo = v.to_owned();
+                                }
+                                if v > hi.as_str() {
+                                    *hi = v.to_owned();
+                                }
+                            }
+                        }
+                    }
+                }
+                Bounds::None => {}
+            }
+        }
+    }
+
+    pub fn to_json(&self) -> Json {
+        let mut min = Map::new();
+        let mut max = Map::new();
+        let mut nulls = Map::new();
+        for (name, n, bounds) in &self.columns {
+            nulls.insert(name.clone(), json!(n));
+            let b = match bounds {
+                Bounds::Int(Some((lo, hi))) => Some((json!(lo), json!(hi))),
+                Bounds::Date(Some((lo, hi))) => day(*lo).zip(day(*hi)),
+                Bounds::Str(Some(Some((lo, hi)))) => Some((json!(lo), json!(hi))),
+                _ => None,
+            };
+            if let Some((lo, hi)) = b {
+                min.insert(name.clone(), lo);
+                max.insert(name.clone(), hi);
+            }
+        }
+        json!({
+            "numRecords": self.rows,
+            "minValues": min,
+            "maxValues": max,
+            "nullCount": nulls,
+            "tightBounds": true,
+        })
+    }
+}
+
+fn day(d: i32) -> Option<Json> {
+    deltalake::arrow::temporal_conversions::date32_to_datetime(d)
+        .map(|t| json!(t.format("%Y-%m-%d").to_string()))
 }
 
 /// The stats of a file that now has a deletion vector: bounds may be wider
@@ -166,5 +246,45 @@ mod tests {
         assert!(s["minValues"].get("long").is_none());
         let loose = loosen_stats(Some(&s.to_string())).unwrap();
         assert!(loose.contains("\"tightBounds\":false"));
+    }
+
+    #[test]
+    fn stats_gathered_in_slices_equal_stats_of_the_whole() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int32, true),
+            Field::new("s", DataType::Utf8, true),
+            Field::new("long", DataType::Utf8, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(deltalake::arrow::array::Int32Array::from(vec![
+                    Some(7),
+                    None,
+                    Some(-3),
+                    Some(4),
+                ])),
+                Arc::new(StringArray::from(vec![
+                    Some("m"),
+                    Some("z"),
+                    None,
+                    Some("a"),
+                ])),
+                Arc::new(StringArray::from(vec!["p", "q", "r", &"x".repeat(40)])),
+            ],
+        )
+        .unwrap();
+        let mut f = FileBuilder::new(schema).unwrap();
+        f.write(&batch.slice(0, 2)).unwrap();
+        f.write(&batch.slice(2, 2)).unwrap();
+        assert_eq!(f.rows(), 4);
+        let (bytes, stats) = f.finish().unwrap();
+        assert_eq!(stats, stats_json(&batch));
+        assert_eq!(stats["minValues"]["id"], -3);
+        assert_eq!(stats["maxValues"]["s"], "z");
+        assert_eq!(stats["nullCount"]["s"], 1);
+        // The long string is in the second slice: no bounds for the column.
+        assert!(stats["maxValues"].get("long").is_none());
+        assert_eq!(&bytes[..4], b"PAR1");
     }
 }

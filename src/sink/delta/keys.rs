@@ -65,6 +65,17 @@ impl FileKeys {
     pub fn append(&mut self, rows: &Rows, offset: u32) {
         let mut order: Vec<u32> = (0..rows.num_rows() as u32).collect();
         order.sort_unstable_by(|&a, &b| rows.row(a as usize).cmp(&rows.row(b as usize)));
+        let follows = self
+            .max()
+            .zip(order.first())
+            .is_none_or(|(last, &r)| last <= rows.row(r as usize).as_ref());
+        if follows {
+            // Keys arriving in order (a compaction's output): no merge.
+            for r in order {
+                self.push(rows.row(r as usize).as_ref(), offset + r);
+            }
+            return;
+        }
         let mut new = FileKeys::default();
         // Merge with what is there so the whole stays sorted.
         let (mut i, mut j) = (0usize, 0usize);
@@ -202,6 +213,13 @@ mod tests {
         let hi = enc.encode(&batch(&[40], &[""])).unwrap();
         assert_eq!(keys.min(), Some(lo.row(0).as_ref()));
         assert_eq!(keys.max(), Some(hi.row(0).as_ref()));
+        // Keys after the last one are appended without a merge.
+        keys.append(&enc.encode(&batch(&[50, 45], &["", ""])).unwrap(), 5);
+        let p = enc.encode(&batch(&[45, 50, 40], &["", "", ""])).unwrap();
+        assert_eq!(keys.find(p.row(0).as_ref()).collect::<Vec<_>>(), vec![6]);
+        assert_eq!(keys.find(p.row(1).as_ref()).collect::<Vec<_>>(), vec![5]);
+        assert_eq!(keys.find(p.row(2).as_ref()).collect::<Vec<_>>(), vec![4]);
+        assert_eq!(keys.len(), 7);
     }
 
     #[test]

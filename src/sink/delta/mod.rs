@@ -100,6 +100,8 @@ pub struct TableTarget {
     schema: Option<SchemaRef>,
     files: Vec<LiveFile>,
     keys: Option<KeyEncoder>,
+    /// Live rows a compaction reads and writes per file.
+    compact_rows: usize,
 }
 
 pub fn table_url(location: &str) -> Result<Url, TableError> {
@@ -157,6 +159,7 @@ impl TableTarget {
             schema: None,
             files: Vec::new(),
             keys: None,
+            compact_rows: TARGET_FILE_ROWS,
         };
         t.reload().await?;
         Ok(t)
@@ -259,6 +262,12 @@ impl TableTarget {
     /// The table's columns as Arrow (None before the first commit).
     pub fn schema(&self) -> Option<&SchemaRef> {
         self.schema.as_ref()
+    }
+
+    /// Rows per file compaction writes, and live rows it reads a run
+    /// (default [`TARGET_FILE_ROWS`]); smaller values bound its memory.
+    pub fn set_compaction_rows(&mut self, rows: usize) {
+        self.compact_rows = rows.max(1);
     }
 
     pub fn file_count(&self) -> usize {
@@ -428,14 +437,25 @@ impl TableTarget {
         batch: &RecordBatch,
         data_change: bool,
     ) -> Result<Add, TableError> {
-        let bytes = files::parquet_bytes(batch)?;
+        let mut f = files::FileBuilder::new(batch.schema())?;
+        f.write(batch)?;
+        self.put_data_file(f, data_change).await
+    }
+
+    /// Stores the file `f` has built and returns its `add` action.
+    async fn put_data_file(
+        &self,
+        f: files::FileBuilder,
+        data_change: bool,
+    ) -> Result<Add, TableError> {
+        let (bytes, stats) = f.finish()?;
         let size = bytes.len();
         let name = files::new_file_name();
         self.table
             .object_store()
             .put(&Path::from(name.as_str()), bytes.into())
             .await?;
-        Ok(files::add_action(name, size, batch, data_change))
+        Ok(files::add_action(name, size, &stats, data_change))
     }
 
     async fn read_keys(&self, add: &Add) -> Result<FileKeys, TableError> {

@@ -1,12 +1,16 @@
 //! A table's upkeep between batches: compaction of small and mostly
 //! deleted files (VACUUM is in `vacuum`).
 
-use deltalake::arrow::array::UInt32Array;
-use deltalake::arrow::compute::{concat_batches, take_record_batch};
+use deltalake::arrow::compute::interleave_record_batch;
+use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::kernel::Action;
 use deltalake::protocol::DeltaOperation;
 
+use roaring::RoaringTreemap;
+
+use super::files::FileBuilder;
+use super::keys::FileKeys;
 use super::{remove_of, LiveFile, TableError, TableTarget};
 use crate::clock::now_ms;
 
@@ -14,6 +18,8 @@ use crate::clock::now_ms;
 pub const SMALL_FILE_ROWS: u64 = 256 * 1024;
 /// Rows per file written by compaction.
 pub const TARGET_FILE_ROWS: usize = 1024 * 1024;
+/// Rows gathered into one Arrow batch while a compaction writes a file.
+const WRITE_SLICE_ROWS: usize = 64 * 1024;
 
 impl TableTarget {
     /// Whether [`compact`](Self::compact) has work: eight small files, or a
@@ -28,9 +34,14 @@ impl TableTarget {
         small >= 8 || self.files.iter().any(mostly_deleted)
     }
 
-    /// Rewrites small and mostly-deleted files into files of
-    /// [`TARGET_FILE_ROWS`] sorted by key, without changing the data
-    /// (`dataChange: false`).
+    /// Rewrites small and mostly-deleted files into files of about
+    /// [`TARGET_FILE_ROWS`] (see `set_compaction_rows`) sorted by key,
+    /// without changing the data (`dataChange: false`).
+    ///
+    /// Memory is bounded by the rows read: files are taken until their
+    /// live rows reach one output file's worth (the rest wait for the next
+    /// run), held once as read, and the output is streamed from them in key
+    /// order a slice at a time, never concatenated or sorted as a copy.
     pub async fn compact(&mut self, key: &[String]) -> Result<Option<i64>, TableError> {
         let Some(state) = self.state.clone() else {
             return Ok(None);
@@ -38,17 +49,7 @@ impl TableTarget {
         let Some(schema) = self.schema.clone() else {
             return Ok(None);
         };
-        let small: Vec<usize> = (0..self.files.len())
-            .filter(|&i| self.files[i].rows < SMALL_FILE_ROWS)
-            .collect();
-        let mut chosen: Vec<usize> = (0..self.files.len())
-            .filter(|&i| mostly_deleted(&self.files[i]))
-            .collect();
-        if small.len() >= 8 {
-            chosen.extend(small);
-        }
-        chosen.sort_unstable();
-        chosen.dedup();
+        let chosen = self.compaction_inputs();
         if chosen.is_empty() {
             return Ok(None);
         }
@@ -57,31 +58,60 @@ impl TableTarget {
         for &i in &chosen {
             parts.extend(self.live_rows_of(i, &schema).await?);
         }
-        let all = concat_batches(&schema, &parts)?;
         let enc = self.keys.as_ref().expect("index built");
-        let rows = enc.encode(&all)?;
-        let mut order: Vec<u32> = (0..all.num_rows() as u32).collect();
-        order.sort_unstable_by(|&a, &b| rows.row(a as usize).cmp(&rows.row(b as usize)));
-        let sorted = take_record_batch(&all, &UInt32Array::from(order))?;
+        let keys = parts
+            .iter()
+            .map(|p| enc.encode(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut order: Vec<(u32, u32)> = keys
+            .iter()
+            .enumerate()
+            .flat_map(|(p, k)| (0..k.num_rows() as u32).map(move |r| (p as u32, r)))
+            .collect();
+        order.sort_unstable_by(|a, b| {
+            keys[a.0 as usize]
+                .row(a.1 as usize)
+                .cmp(&keys[b.0 as usize].row(b.1 as usize))
+        });
+        drop(keys);
 
         let now = now_ms();
         let mut actions: Vec<Action> = chosen
             .iter()
             .map(|&i| Action::Remove(remove_of(&self.files[i].add, false, now)))
             .collect();
+        let sources: Vec<&RecordBatch> = parts.iter().collect();
         let mut written = Vec::new();
-        let mut start = 0;
-        while start < sorted.num_rows() {
-            let len = TARGET_FILE_ROWS.min(sorted.num_rows() - start);
-            let chunk = sorted.slice(start, len);
-            start += len;
-            let add = self.write_data_file(&chunk, false).await?;
+        // Equal shares, so a run over the file size leaves no small tail.
+        let files = order.len().div_ceil(self.compact_rows).max(1);
+        let per_file = order.len().div_ceil(files).max(1);
+        for file_rows in order.chunks(per_file) {
+            let mut out = FileBuilder::new(schema.clone())?;
+            let mut file_keys = FileKeys::default();
+            for slice in file_rows.chunks(WRITE_SLICE_ROWS) {
+                let idx: Vec<(usize, usize)> = slice
+                    .iter()
+                    .map(|&(p, r)| (p as usize, r as usize))
+                    .collect();
+                let rows = interleave_record_batch(&sources, &idx)?;
+                file_keys.append(&enc.encode(&rows)?, out.rows() as u32);
+                out.write(&rows)?;
+            }
+            let rows = out.rows() as u64;
+            let add = self.put_data_file(out, false).await?;
             actions.push(Action::Add(add.clone()));
-            written.push((add, chunk));
+            written.push(LiveFile {
+                add,
+                rows,
+                dv: RoaringTreemap::new(),
+                keys: Some(file_keys),
+            });
         }
+        drop(sources);
+        drop(parts);
         let op = DeltaOperation::Optimize {
             predicate: None,
-            target_size: TARGET_FILE_ROWS as i64,
+            target_size: self.compact_rows as i64,
         };
         let finalized = self
             .commit_once(&state, actions, op, CommitProperties::default())
@@ -92,11 +122,36 @@ impl TableTarget {
             i += 1;
             keep
         });
-        for (add, chunk) in written {
-            self.files.push(LiveFile::written(add, &chunk, enc)?);
-        }
+        self.files.extend(written);
         self.state = Some(finalized.snapshot());
         Ok(Some(finalized.version() as i64))
+    }
+
+    /// The files the next compaction rewrites, in table order: the mostly
+    /// deleted ones and, when there are eight or more, the small ones,
+    /// until their live rows reach the compaction size.
+    fn compaction_inputs(&self) -> Vec<usize> {
+        let small: Vec<usize> = (0..self.files.len())
+            .filter(|&i| self.files[i].rows < SMALL_FILE_ROWS)
+            .collect();
+        let mut candidates: Vec<usize> = (0..self.files.len())
+            .filter(|&i| mostly_deleted(&self.files[i]))
+            .collect();
+        if small.len() >= 8 {
+            candidates.extend(small);
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        let mut chosen = Vec::new();
+        let mut live = 0u64;
+        for i in candidates {
+            if live >= self.compact_rows as u64 {
+                break;
+            }
+            live += self.files[i].live_rows();
+            chosen.push(i);
+        }
+        chosen
     }
 }
 
