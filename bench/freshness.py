@@ -5,8 +5,9 @@ while a writer inserts at a steady rate.
                                [--max-batch-rows 100000] [--bin PATH] [--keep]
 
 Runs `binlake run CONFIG --role source` and `binlake run CONFIG --role sink`
-as two processes (the release binary unless --bin or BINLAKE_BIN says
-otherwise) on a fresh database and connector name. Once the source logs
+as two processes (the release binary unless --bin or BINLAKE_BENCH_BIN
+says otherwise; BINLAKE_BIN, which scripts/env.sh points at the debug build
+for the tests, is not read) on a fresh database and connector name. Once the source logs
 "streaming binlog" and a warm-up row has reached Delta, a writer inserts
 `--rate` rows/s for `--seconds` s: one multi-row INSERT of rate/100 rows
 every 10 ms, one transaction each, paced against a monotonic schedule (a
@@ -72,7 +73,7 @@ TICK = 0.010  # seconds between transactions at rates of 100 rows/s and more
 
 
 def release_binary() -> pathlib.Path:
-    explicit = os.environ.get("BINLAKE_BIN")
+    explicit = os.environ.get("BINLAKE_BENCH_BIN")
     if explicit:
         return pathlib.Path(explicit)
     target = os.environ.get("CARGO_TARGET_DIR", str(pathlib.Path.home() / ".cache/binlake/target"))
@@ -188,9 +189,9 @@ def vm_hwm_kb(proc: BinlakeProcess) -> int:
 
 
 def new_bench_case(a, kind: str, prefix: str):
-    """The binary under test (--bin, else the release build) handed to the
-    harness, a fresh work dir `binlake-{kind}-*` and a test case in it (its
-    database created)."""
+    """The binary under test (--bin, else BINLAKE_BENCH_BIN, else the release
+    build) handed to the harness, a fresh work dir `binlake-{kind}-*` and a
+    test case in it (its database created)."""
     binary = a.bin or release_binary()
     if not binary.exists():
         raise SystemExit(f"binlake binary {binary} not found: cargo build --release --locked (or pass --bin)")

@@ -660,7 +660,7 @@ def main() -> int:
     a = ap.parse_args()
     cfg = QUICK if a.quick else FULL
     target_dir = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", pathlib.Path.home() / ".cache/binlake/target"))
-    binary = a.bin or pathlib.Path(os.environ.get("BINLAKE_BIN") or target_dir / "release" / "binlake")
+    binary = a.bin or pathlib.Path(os.environ.get("BINLAKE_BENCH_BIN") or target_dir / "release" / "binlake")
     if not binary.exists():
         print(f"binlake binary {binary} not found: cargo build --release --locked", file=sys.stderr)
         return 1

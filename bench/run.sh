@@ -19,7 +19,7 @@ bash scripts/install.sh >&2
 log "building the release binary (target dir $CARGO_TARGET_DIR)"
 cargo build --release --locked >&2
 # The benches, and the registry if it has to be started, use this build.
-export BINLAKE_BIN=$CARGO_TARGET_DIR/release/binlake
+export BINLAKE_BIN=$CARGO_TARGET_DIR/release/binlake BINLAKE_BENCH_BIN=$CARGO_TARGET_DIR/release/binlake
 
 started=()
 for s in mariadb kafka registry; do

@@ -130,10 +130,33 @@ enum Role {
 /// C allocations too: the source allocates each record on one thread and
 /// librdkafka frees it on another, which under glibc's malloc spent a
 /// fifth of the source's CPU in arena locks and chunk consolidation.
+///
+/// Built with `no_thp` (no transparent huge pages: a huge page stays
+/// resident while any 4 KiB of it is in use) and, unless `MIMALLOC_PURGE_DELAY`
+/// says otherwise, freed pages returned to the OS after 10 ms instead of
+/// mimalloc 3's 1 s: the sink's compactions and batches free tens of MiB
+/// at a time, and with both defaults its RSS stayed at twice what it used
+/// (bench/README.md, "Sink memory").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `mi_option_purge_delay` in mimalloc's `mi_option_e` (the same index in
+/// mimalloc 2 and 3; libmimalloc-sys declares no constant for it).
+const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
+const PURGE_DELAY_MS: std::ffi::c_long = 10;
+
+extern "C" {
+    /// Sets an option unless the environment (`MIMALLOC_*`) already did.
+    fn mi_option_set_default(option: std::ffi::c_int, value: std::ffi::c_long);
+}
+
+fn tune_allocator() {
+    // SAFETY: plain option setters of the linked mimalloc; no pointers.
+    unsafe { mi_option_set_default(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) };
+}
+
 fn main() -> ExitCode {
+    tune_allocator();
     let cli = Cli::parse();
     if let Err(e) = logging::init(cli.log_format, cli.log_level.as_deref()) {
         eprintln!("binlake: {e:#}");
@@ -470,4 +493,24 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutdown signal received");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    extern "C" {
+        fn mi_option_get(option: std::ffi::c_int) -> std::ffi::c_long;
+    }
+
+    #[test]
+    fn the_purge_delay_is_set_unless_the_environment_set_it() {
+        tune_allocator();
+        // SAFETY: reads an option of the linked mimalloc.
+        let got = unsafe { mi_option_get(MI_OPTION_PURGE_DELAY) };
+        match std::env::var("MIMALLOC_PURGE_DELAY") {
+            Ok(v) => assert_eq!(got.to_string(), v),
+            Err(_) => assert_eq!(got, PURGE_DELAY_MS),
+        }
+    }
 }
