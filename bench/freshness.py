@@ -2,7 +2,8 @@
 while a writer inserts at a steady rate.
 
     python3 bench/freshness.py [--rate 10000] [--seconds 60] [--flush-interval 1s]
-                               [--max-batch-rows 100000] [--bin PATH] [--keep]
+                               [--max-batch-rows 100000] [--kafka-option KEY=VALUE]
+                               [--bin PATH] [--keep]
 
 Runs `binlake run CONFIG --role source` and `binlake run CONFIG --role sink`
 as two processes (the release binary unless --bin or BINLAKE_BENCH_BIN
@@ -208,6 +209,9 @@ def run(a) -> int:
     tmp, case = new_bench_case(a, "freshness", "benchfr")
     db, name = case.db, case.name
     config = case.write_sink_config(flush_interval=a.flush_interval, max_batch_rows=a.max_batch_rows)
+    if a.kafka_option:
+        options = [f'"{k}" = "{v}"' for k, v in (o.split("=", 1) for o in a.kafka_option)]
+        config.write_text(config.read_text() + "\n[kafka.options]\n" + "\n".join(options) + "\n")
     table_dir = case.table_path(TABLE)
     topic = case.topic(TABLE)
     print(f"freshness: db {db}, connector {name}, work dir {tmp}", file=sys.stderr)
@@ -396,6 +400,9 @@ def main():
     ap.add_argument("--bin", type=pathlib.Path, default=None, help="binlake binary (default: the release build)")
     ap.add_argument("--work-dir", default=None, help="where the connector file, logs and Delta tables go (/tmp)")
     ap.add_argument("--keep", action="store_true", help="keep the database, logs and Delta tables")
+    ap.add_argument(
+        "--kafka-option", action="append", default=[], metavar="KEY=VALUE", help="[kafka.options] entry (repeatable)"
+    )
     a = ap.parse_args()
     if a.rate < 1 or a.seconds <= 0:
         raise SystemExit("--rate and --seconds must be positive")
