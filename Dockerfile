@@ -5,6 +5,8 @@ COPY Cargo.toml Cargo.lock ./
 # Cargo.toml names the benches: the manifest does not parse without them.
 COPY src ./src
 COPY benches ./benches
+# librdkafka, patched (vendor/rdkafka-sys/PATCH.md).
+COPY vendor ./vendor
 RUN cargo build --release --locked && strip target/release/binlake
 
 FROM debian:bookworm-slim
