@@ -6,7 +6,8 @@ while a writer inserts at a steady rate.
                                [--bin PATH] [--keep]
 
 Runs `binlake run CONFIG --role source` and `binlake run CONFIG --role sink`
-as two processes (the release binary unless --bin or BINLAKE_BENCH_BIN
+as two processes, or with --one-process the whole pipeline as one `binlake
+run CONFIG`, as the demo runs it (the release binary unless --bin or BINLAKE_BENCH_BIN
 says otherwise; BINLAKE_BIN, which scripts/env.sh points at the debug build
 for the tests, is not read) on a fresh database and connector name. Once the source logs
 "streaming binlog" and a warm-up row has reached Delta, a writer inserts
@@ -219,8 +220,12 @@ def run(a) -> int:
     with mysql_connect(db) as c, c.cursor() as cur:
         cur.execute(DDL)
 
-    source = BinlakeProcess(config, tmp / "source.log", role="source")
-    sink = BinlakeProcess(config, tmp / "sink.log", role="sink")
+    if a.one_process:
+        source = sink = BinlakeProcess(config, tmp / "run.log", role="all")
+    else:
+        source = BinlakeProcess(config, tmp / "source.log", role="source")
+        sink = BinlakeProcess(config, tmp / "sink.log", role="sink")
+    processes = [source] if a.one_process else [source, sink]
     conn = None
     failed = False
     try:
@@ -237,7 +242,8 @@ def run(a) -> int:
             if time.monotonic() > deadline or not source.alive():
                 raise SystemExit(f"the warm-up row did not reach {topic}; source log:\n{source.log_text()[-3000:]}")
             time.sleep(0.2)
-        sink.start()
+        if not a.one_process:
+            sink.start()
         seen = DeltaFirstSeen(table_dir)
         deadline = time.monotonic() + 180
         while 0 not in seen.first_ms:
@@ -285,7 +291,7 @@ def run(a) -> int:
                 last_progress = time.monotonic()
             if kc >= want and dc >= want:
                 break
-            dead = [p for p in (source, sink) if not p.alive()]
+            dead = [p for p in processes if not p.alive()]
             if dead:
                 failed = True
                 for p in dead:
@@ -307,7 +313,7 @@ def run(a) -> int:
     finally:
         if conn is not None:
             conn.close()
-        for p in (sink, source):
+        for p in reversed(processes):
             try:
                 p.stop(signal.SIGTERM, timeout=60)
             except AssertionError as e:
@@ -355,7 +361,8 @@ def run(a) -> int:
     achieved = written / write_secs
     print(
         f"| freshness: {a.rate:,} rows/s target for {a.seconds:g} s, flush_interval {a.flush_interval}, "
-        f"max_batch_rows {a.max_batch_rows:,} | rows | arrived | never arrived | p50 | p99 | max |"
+        f"max_batch_rows {a.max_batch_rows:,}{', one process' if a.one_process else ''} "
+        "| rows | arrived | never arrived | p50 | p99 | max |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|")
     for what, vals, miss in (
@@ -376,8 +383,11 @@ def run(a) -> int:
     print(f"| through to Kafka (first COMMIT to last record) | {through(last_k)} |")
     print(f"| through to Delta (first COMMIT to last Delta commit) | {through(last_d)} |")
     print(f"| Delta versions read | {seen.next_version} ({seen.skipped_commits} OPTIMIZE skipped) |")
-    print(f"| peak RSS, binlake --role source | {rss_source / 1024:.0f} MiB |")
-    print(f"| peak RSS, binlake --role sink | {rss_sink / 1024:.0f} MiB |")
+    if a.one_process:
+        print(f"| peak RSS, binlake run (source and sink) | {rss_source / 1024:.0f} MiB |")
+    else:
+        print(f"| peak RSS, binlake --role source | {rss_source / 1024:.0f} MiB |")
+        print(f"| peak RSS, binlake --role sink | {rss_sink / 1024:.0f} MiB |")
     print(f"| rows that never arrived | Kafka {miss_k:,}, Delta {miss_d:,} |")
 
     bad = failed or miss_k or miss_d
@@ -400,6 +410,9 @@ def main():
     ap.add_argument("--bin", type=pathlib.Path, default=None, help="binlake binary (default: the release build)")
     ap.add_argument("--work-dir", default=None, help="where the connector file, logs and Delta tables go (/tmp)")
     ap.add_argument("--keep", action="store_true", help="keep the database, logs and Delta tables")
+    ap.add_argument(
+        "--one-process", action="store_true", help="the whole pipeline in one `binlake run` (default: source and sink apart)"
+    )
     ap.add_argument(
         "--kafka-option", action="append", default=[], metavar="KEY=VALUE", help="[kafka.options] entry (repeatable)"
     )
