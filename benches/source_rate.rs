@@ -225,38 +225,20 @@ async fn main() -> Result<()> {
         .await?;
     let payload = vec![b'x'; sample];
     let own_cpu = thread_cpu(std::process::id());
-    let plain = Instant::now();
-    let mut pending = std::collections::VecDeque::new();
-    for i in 0..rows {
-        let key = i.to_be_bytes();
-        loop {
-            match producer.send_result(
-                FutureRecord::to(&ceiling_topic)
-                    .key(&key[..])
-                    .payload(&payload[..]),
-            ) {
-                Ok(f) => {
-                    pending.push_back(f);
-                    break;
-                }
-                Err(_) => {
-                    if let Some(f) = pending.pop_front() {
-                        let _ = f.await;
-                    }
-                }
-            }
-        }
-        if pending.len() > 20_000 {
-            if let Some(f) = pending.pop_front() {
-                let _ = f.await;
-            }
-        }
-    }
-    for f in pending {
-        let _ = f.await;
-    }
-    let plain = plain.elapsed();
+    let plain = plain_rate(&producer, &ceiling_topic, rows, &payload, false).await;
     let plain_cpu = cpu_delta(&own_cpu, &thread_cpu(std::process::id()));
+    // The same with the four headers binlake puts on each record.
+    let headed_topic = format!("{name}.ceiling-headers");
+    admin
+        .ensure_topic(
+            &headed_topic,
+            binlake::kafka::admin::TopicSpec {
+                partitions: 1,
+                compacted: false,
+            },
+        )
+        .await?;
+    let headed = plain_rate(&producer, &headed_topic, rows, &payload, true).await;
 
     conn.query_drop(format!("DROP DATABASE {db}")).await?;
     let mut out = std::io::stdout().lock();
@@ -289,9 +271,78 @@ async fn main() -> Result<()> {
     )?;
     writeln!(
         out,
-        "plain producer ceiling ({sample}-byte records with one header, same broker): {:.0} records/s",
+        "plain producer ceiling ({sample}-byte records without headers, same broker): {:.0} records/s",
         rows as f64 / plain.as_secs_f64()
     )?;
     writeln!(out, "plain producer CPU: {plain_cpu}")?;
+    writeln!(
+        out,
+        "plain producer, the same records with binlake's four headers (order, server, gtid, gtids): {:.0} records/s",
+        rows as f64 / headed.as_secs_f64()
+    )?;
     Ok(())
+}
+
+/// Time for a plain idempotent producer to have `rows` records of `payload`
+/// acknowledged, at most 20,000 awaiting; with `headers`, each carries
+/// headers named and sized as binlake's.
+async fn plain_rate(
+    producer: &FutureProducer,
+    topic: &str,
+    rows: u64,
+    payload: &[u8],
+    headers: bool,
+) -> Duration {
+    use rdkafka::message::{Header, OwnedHeaders};
+    let started = Instant::now();
+    let mut pending = std::collections::VecDeque::new();
+    for i in 0..rows {
+        let key = i.to_be_bytes();
+        let order = [0u8; 24];
+        let gtid = format!("0-1-{}", 1_000_000 + i / 1000);
+        loop {
+            let mut record = FutureRecord::to(topic).key(&key[..]).payload(payload);
+            if headers {
+                record = record.headers(
+                    OwnedHeaders::new()
+                        .insert(Header {
+                            key: binlake::wire::ORDER_HEADER,
+                            value: Some(&order[..]),
+                        })
+                        .insert(Header {
+                            key: binlake::wire::SERVER_HEADER,
+                            value: Some("1/mysql-bin"),
+                        })
+                        .insert(Header {
+                            key: binlake::wire::GTID_HEADER,
+                            value: Some(gtid.as_str()),
+                        })
+                        .insert(Header {
+                            key: binlake::wire::GTIDS_HEADER,
+                            value: Some(gtid.as_str()),
+                        }),
+                );
+            }
+            match producer.send_result(record) {
+                Ok(f) => {
+                    pending.push_back(f);
+                    break;
+                }
+                Err(_) => {
+                    if let Some(f) = pending.pop_front() {
+                        let _ = f.await;
+                    }
+                }
+            }
+        }
+        if pending.len() > 20_000 {
+            if let Some(f) = pending.pop_front() {
+                let _ = f.await;
+            }
+        }
+    }
+    for f in pending {
+        let _ = f.await;
+    }
+    started.elapsed()
 }
