@@ -289,8 +289,19 @@ async fn compaction_runs_in_bounded_shares_and_sorts_by_key() {
         "compacted files are sorted by key and do not overlap: {joined:?}"
     );
     assert_eq!(read_with_python(&path), expected(&model));
+    // The compacted files' in-memory key index finds their rows: keys 1
+    // and 13 now live only in them.
+    let ch: Vec<(i64, Option<&str>)> = vec![(1, Some("w")), (13, None)];
+    let (b, d) = batch(&schema(false), &ch, None);
+    let r = t
+        .apply(&key(), &b, &d, vec![Transaction::new("a-t-0", 11)], None)
+        .await
+        .unwrap();
+    assert_eq!(r.replaced, 2);
+    apply_model(&mut model, &ch, None);
+    assert_eq!(read_with_python(&path), expected(&model));
 
-    // Eight small files are left: the next run takes the next share.
+    // Nine small files are left: the next run takes the next share.
     assert!(t.needs_compaction());
     t.compact(&key()).await.unwrap().expect("compacted again");
     assert_eq!(t.live_rows() as usize, model.len());

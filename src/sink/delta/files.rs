@@ -125,25 +125,17 @@ impl Stats {
         for ((_, nulls, bounds), col) in self.columns.iter_mut().zip(batch.columns()) {
             *nulls += col.null_count();
             match bounds {
-                Bounds::Int(acc) => {
-                    let values: Box<dyn Iterator<Item = i64>> = match col.data_type() {
-                        DataType::Int32 => Box::new(
-                            col.as_primitive::<Int32Type>()
-                                .iter()
-                                .flatten()
-                                .map(i64::from),
-                        ),
-                        _ => Box::new(col.as_primitive::<Int64Type>().iter().flatten()),
-                    };
-                    for v in values {
-                        *acc = Some(acc.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))));
-                    }
-                }
-                Bounds::Date(acc) => {
-                    for v in col.as_primitive::<Date32Type>().iter().flatten() {
-                        *acc = Some(acc.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))));
-                    }
-                }
+                Bounds::Int(acc) => match col.data_type() {
+                    DataType::Int32 => widen(
+                        acc,
+                        col.as_primitive::<Int32Type>()
+                            .iter()
+                            .flatten()
+                            .map(i64::from),
+                    ),
+                    _ => widen(acc, col.as_primitive::<Int64Type>().iter().flatten()),
+                },
+                Bounds::Date(acc) => widen(acc, col.as_primitive::<Date32Type>().iter().flatten()),
                 Bounds::Str(acc) => {
                     for v in col.as_string::<i32>().iter().flatten() {
                         let Some(inner) = acc else { break };
@@ -193,6 +185,13 @@ impl Stats {
             "nullCount": nulls,
             "tightBounds": true,
         })
+    }
+}
+
+/// Widens `acc`, the (min, max) so far, to cover `values`.
+fn widen<T: Ord + Copy>(acc: &mut Option<(T, T)>, values: impl Iterator<Item = T>) {
+    for v in values {
+        *acc = Some(acc.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))));
     }
 }
 

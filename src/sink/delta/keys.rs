@@ -70,7 +70,8 @@ impl FileKeys {
             .zip(order.first())
             .is_none_or(|(last, &r)| last <= rows.row(r as usize).as_ref());
         if follows {
-            // Keys arriving in order (a compaction's output): no merge.
+            // Keys arriving after the last one (the first batch, or a file
+            // written in key order read back batch by batch): no merge.
             for r in order {
                 self.push(rows.row(r as usize).as_ref(), offset + r);
             }
@@ -92,6 +93,13 @@ impl FileKeys {
             }
         }
         *self = new;
+    }
+
+    /// Adds `key` at row position `row`; `key` must not sort before the
+    /// last key added (a file being written in key order).
+    pub fn push_in_order(&mut self, key: &[u8], row: u32) {
+        debug_assert!(self.max().is_none_or(|last| last <= key));
+        self.push(key, row);
     }
 
     fn push(&mut self, key: &[u8], row: u32) {

@@ -68,12 +68,17 @@ impl LiveFile {
     fn written(add: Add, batch: &RecordBatch, enc: &KeyEncoder) -> Result<Self, ArrowError> {
         let mut keys = FileKeys::default();
         keys.append(&enc.encode(batch)?, 0);
-        Ok(LiveFile {
+        Ok(LiveFile::indexed(add, batch.num_rows() as u64, keys))
+    }
+
+    /// A file binlake has just written, of `rows` rows indexed by `keys`.
+    fn indexed(add: Add, rows: u64, keys: FileKeys) -> Self {
+        LiveFile {
             add,
-            rows: batch.num_rows() as u64,
+            rows,
             dv: RoaringTreemap::new(),
             keys: Some(keys),
-        })
+        }
     }
 
     fn live_rows(&self) -> u64 {

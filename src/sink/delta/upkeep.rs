@@ -7,8 +7,6 @@ use deltalake::kernel::transaction::CommitProperties;
 use deltalake::kernel::Action;
 use deltalake::protocol::DeltaOperation;
 
-use roaring::RoaringTreemap;
-
 use super::files::FileBuilder;
 use super::keys::FileKeys;
 use super::{remove_of, LiveFile, TableError, TableTarget};
@@ -68,12 +66,8 @@ impl TableTarget {
             .enumerate()
             .flat_map(|(p, k)| (0..k.num_rows() as u32).map(move |r| (p as u32, r)))
             .collect();
-        order.sort_unstable_by(|a, b| {
-            keys[a.0 as usize]
-                .row(a.1 as usize)
-                .cmp(&keys[b.0 as usize].row(b.1 as usize))
-        });
-        drop(keys);
+        let key_of = |&(p, r): &(u32, u32)| keys[p as usize].row(r as usize);
+        order.sort_unstable_by(|a, b| key_of(a).cmp(&key_of(b)));
 
         let now = now_ms();
         let mut actions: Vec<Action> = chosen
@@ -93,22 +87,20 @@ impl TableTarget {
                     .iter()
                     .map(|&(p, r)| (p as usize, r as usize))
                     .collect();
-                let rows = interleave_record_batch(&sources, &idx)?;
-                file_keys.append(&enc.encode(&rows)?, out.rows() as u32);
-                out.write(&rows)?;
+                // The output's index comes from the sort's keys, in order.
+                for (n, at) in slice.iter().enumerate() {
+                    file_keys.push_in_order(key_of(at).as_ref(), (out.rows() + n) as u32);
+                }
+                out.write(&interleave_record_batch(&sources, &idx)?)?;
             }
             let rows = out.rows() as u64;
             let add = self.put_data_file(out, false).await?;
             actions.push(Action::Add(add.clone()));
-            written.push(LiveFile {
-                add,
-                rows,
-                dv: RoaringTreemap::new(),
-                keys: Some(file_keys),
-            });
+            written.push(LiveFile::indexed(add, rows, file_keys));
         }
         drop(sources);
         drop(parts);
+        drop(keys);
         let op = DeltaOperation::Optimize {
             predicate: None,
             target_size: self.compact_rows as i64,
