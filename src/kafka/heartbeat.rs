@@ -7,9 +7,9 @@
 
 use std::time::{Duration, Instant};
 
+use crate::kafka::delivery::CountingProducer;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
-use rdkafka::producer::FutureProducer;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
@@ -51,7 +51,11 @@ impl HeartbeatStore {
     }
 
     /// Writes one heartbeat and waits until Kafka has it.
-    pub async fn send(&self, producer: &FutureProducer, beat: Heartbeat) -> Result<(), KafkaError> {
+    pub async fn send(
+        &self,
+        producer: &CountingProducer,
+        beat: Heartbeat,
+    ) -> Result<(), KafkaError> {
         super::producer::send_keyed_json(producer, &self.topic, &self.key, &beat).await
     }
 }

@@ -5,6 +5,7 @@
 //! [`crate::source::kafka`]; the sink reads with its own consumer.
 
 pub mod admin;
+pub mod delivery;
 pub mod heartbeat;
 pub mod partition;
 pub mod producer;

@@ -5,11 +5,12 @@
 
 use std::time::{Duration, Instant};
 
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::Producer;
 use rdkafka::ClientConfig;
 
 use serde::Serialize;
 
+use super::delivery::{send_and_wait, CountingProducer, Deliveries};
 use super::{client_config, refusal, ClientKind, KafkaError};
 use crate::config::KafkaConfig;
 
@@ -72,6 +73,12 @@ fn config(kafka: &KafkaConfig) -> ClientConfig {
     config
 }
 
+fn create(config: &ClientConfig, kafka: &KafkaConfig) -> Result<CountingProducer, KafkaError> {
+    config
+        .create_with_context(Deliveries::default())
+        .map_err(client_err(kafka))
+}
+
 fn client_err(kafka: &KafkaConfig) -> impl Fn(rdkafka::error::KafkaError) -> KafkaError + '_ {
     move |e| KafkaError::Config {
         brokers: kafka.bootstrap_servers(),
@@ -81,7 +88,7 @@ fn client_err(kafka: &KafkaConfig) -> impl Fn(rdkafka::error::KafkaError) -> Kaf
 
 /// A producer and whether it writes in Kafka transactions.
 pub struct SourceProducer {
-    pub producer: FutureProducer,
+    pub producer: CountingProducer,
     pub transactional: bool,
     in_transaction: bool,
     /// When the open Kafka transaction began.
@@ -118,12 +125,12 @@ impl SourceProducer {
                 "idempotent producer: a restart skips the records each partition already holds \
                  (kafka.transactions = false)"
             );
-            let producer = config(kafka).create().map_err(client_err(kafka))?;
+            let producer = create(&config(kafka), kafka)?;
             return Ok(SourceProducer::new(producer, false, kafka));
         }
         let mut txn_config = config(kafka);
         txn_config.set("transactional.id", crate::wire::transactional_id(name));
-        let producer: FutureProducer = txn_config.create().map_err(client_err(kafka))?;
+        let producer = create(&txn_config, kafka)?;
         match probe(&producer, name, probe_topic).await {
             Ok(()) => {
                 tracing::info!("Kafka transactions available: data and position commit atomically");
@@ -134,13 +141,13 @@ impl SourceProducer {
                     %reason,
                     "Kafka transactions unavailable: idempotent producer, restarts skip records a partition already holds"
                 );
-                let producer = config(kafka).create().map_err(client_err(kafka))?;
+                let producer = create(&config(kafka), kafka)?;
                 Ok(SourceProducer::new(producer, false, kafka))
             }
         }
     }
 
-    fn new(producer: FutureProducer, transactional: bool, kafka: &KafkaConfig) -> Self {
+    fn new(producer: CountingProducer, transactional: bool, kafka: &KafkaConfig) -> Self {
         SourceProducer {
             producer,
             transactional,
@@ -191,17 +198,16 @@ impl SourceProducer {
     }
 }
 
-async fn probe(producer: &FutureProducer, name: &str, topic: &str) -> Result<(), String> {
+async fn probe(producer: &CountingProducer, name: &str, topic: &str) -> Result<(), String> {
     let p = producer.clone();
     blocking(move || p.init_transactions(TXN_TIMEOUT))
         .await
         .map_err(|e| e.to_string())?;
     producer.begin_transaction().map_err(|e| e.to_string())?;
     let key = crate::wire::transaction_probe_key(name);
-    let record = FutureRecord::to(topic).key(&key).payload("{}").partition(0);
-    if let Err((e, _)) = producer.send(record, Duration::from_secs(30)).await {
+    if let Err(refusal) = send_and_wait(producer, topic, key.as_bytes(), b"{}", 0).await {
         let _ = producer.abort_transaction(TXN_TIMEOUT);
-        return Err(e.to_string());
+        return Err(refusal.error.to_string());
     }
     let p = producer.clone();
     blocking(move || p.commit_transaction(TXN_TIMEOUT))
@@ -227,7 +233,7 @@ fn txn_err(e: rdkafka::error::KafkaError) -> KafkaError {
 /// topic and waits until Kafka has it. A refusal stops the source like a
 /// refused change.
 pub async fn send_keyed_json<T: Serialize>(
-    producer: &FutureProducer,
+    producer: &CountingProducer,
     topic: &str,
     key: &str,
     value: &T,
@@ -236,18 +242,12 @@ pub async fn send_keyed_json<T: Serialize>(
         topic: topic.to_string(),
         message: e.to_string(),
     })?;
-    let record = FutureRecord::to(topic)
-        .key(key.as_bytes())
-        .payload(&payload)
-        .partition(0);
-    producer
-        .send(record, Duration::from_secs(60))
+    send_and_wait(producer, topic, key.as_bytes(), &payload, 0)
         .await
-        .map_err(|(e, _)| {
+        .map_err(|r| {
             let fatal = producer.client().fatal_error();
-            refusal::delivery_error(topic.to_string(), e, payload.len(), fatal)
-        })?;
-    Ok(())
+            refusal::delivery_error(r.topic, r.error, r.size, fatal)
+        })
 }
 
 #[cfg(test)]
@@ -315,12 +315,7 @@ mod tests {
             .expect("open");
         assert!(p.transactional, "the mock broker supports transactions");
         p.begin().expect("begin");
-        let record = FutureRecord::to("t.offsets")
-            .key("k")
-            .payload("v")
-            .partition(0);
-        p.producer
-            .send(record, Duration::from_secs(10))
+        send_and_wait(&p.producer, "t.offsets", b"k", b"v", 0)
             .await
             .expect("send");
         p.commit().await.expect("commit");

@@ -77,10 +77,23 @@ impl ChangeOrder {
 
     /// `file_seq:pos:index:part`, the header value.
     pub fn encode(&self) -> String {
-        format!(
-            "{}:{}:{}:{}",
-            self.file_seq, self.pos, self.index, self.part
-        )
+        let mut out = Vec::with_capacity(40);
+        self.encode_into(&mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// [`encode`](Self::encode) into a buffer the caller reuses: it is
+    /// written on every record, where `format!` showed in profiles.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        let mut digits = itoa::Buffer::new();
+        out.clear();
+        out.extend_from_slice(digits.format(self.file_seq).as_bytes());
+        out.push(b':');
+        out.extend_from_slice(digits.format(self.pos).as_bytes());
+        out.push(b':');
+        out.extend_from_slice(digits.format(self.index).as_bytes());
+        out.push(b':');
+        out.extend_from_slice(digits.format(self.part).as_bytes());
     }
 
     pub fn decode(text: &str) -> Option<Self> {

@@ -1,7 +1,7 @@
 //! The source position, kept in the compacted `{name}.offsets` topic so the
 //! container itself holds no state.
 
-use rdkafka::producer::FutureProducer;
+use crate::kafka::delivery::CountingProducer;
 use serde::{Deserialize, Serialize};
 
 use super::resume;
@@ -77,7 +77,7 @@ impl PositionStore {
     /// Writes a position and waits until Kafka has it.
     pub async fn save(
         &self,
-        producer: &FutureProducer,
+        producer: &CountingProducer,
         stored: &StoredPosition,
     ) -> Result<(), KafkaError> {
         crate::kafka::producer::send_keyed_json(producer, &self.topic, &self.key, stored).await

@@ -3,13 +3,13 @@
 //! in flight, and records a partition already holds skipped after a restart
 //! (see [`super::tails`]).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::error::KafkaError as RdError;
-use rdkafka::message::{Header, Message, OwnedHeaders};
-use rdkafka::producer::{DeliveryFuture, FutureRecord, Producer};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 
 use super::offsets::{PositionStore, StoredPosition};
@@ -19,6 +19,7 @@ use crate::clock::now_ms;
 use crate::config::Connector;
 use crate::event::{ChangeEvent, Op};
 use crate::kafka::admin::{Admin, TopicSpec};
+use crate::kafka::delivery::{record_bytes, Ack, Settled};
 use crate::kafka::heartbeat::HeartbeatStore;
 use crate::kafka::partition::partition_for;
 use crate::kafka::producer::{SourceProducer, Window};
@@ -29,15 +30,10 @@ use crate::source::snapshot::SnapshotState;
 use crate::source::SourceError;
 use crate::wire::{self, BACKFILL_HEADER, ORDER_HEADER, TRUNCATE_PARTITIONS_HEADER};
 
-/// librdkafka's framing of one record in a batch, roughly (varint lengths,
-/// offsets and timestamps deltas), for sizing the window in bytes.
-const RECORD_OVERHEAD: usize = 24;
 /// How long an abandoned writer's records may take to land.
 const DRAIN: Duration = Duration::from_secs(15);
 
 struct TopicState {
-    /// The topic's name, shared by its records in flight.
-    name: Arc<str>,
     /// `binlake_source_events_total` by operation code.
     events: Vec<(&'static str, prometheus::IntCounter)>,
     partitions: i32,
@@ -70,21 +66,20 @@ pub struct ChangeWriter {
     /// Records of a MySQL transaction whose commit has not been seen yet
     /// were sent: in transactional mode no Kafka transaction ends here.
     mid_transaction: bool,
-    /// Records awaiting the broker's acknowledgement, oldest first, and
-    /// their bytes: bounded by `window` however large a MySQL transaction is.
-    in_flight: VecDeque<InFlight>,
-    in_flight_bytes: usize,
+    /// Records (and their bytes) handed to the producer: those not yet
+    /// `settled` are in flight, bounded by `window` however large a MySQL
+    /// transaction is.
+    sent: u64,
+    sent_bytes: u64,
+    settled: Arc<Settled>,
+    /// The refusal `settled` holds was returned once already.
+    refusal_reported: bool,
     window: Window,
     /// Encode buffers, reused record after record.
     key: Vec<u8>,
     value: Vec<u8>,
+    order: Vec<u8>,
     pub stats: WriterStats,
-}
-
-struct InFlight {
-    topic: Arc<str>,
-    bytes: usize,
-    delivery: DeliveryFuture,
 }
 
 impl ChangeWriter {
@@ -104,6 +99,7 @@ impl ChangeWriter {
         )
         .await?;
         let window = Window::of(&connector.kafka);
+        let settled = producer.producer.context().settled.clone();
         let heartbeats = HeartbeatStore::new(&connector.name);
         let tail_reader = TailReader::new(connector.clone());
         Ok(ChangeWriter {
@@ -117,11 +113,14 @@ impl ChangeWriter {
             tail_reader,
             failed: false,
             mid_transaction: false,
-            in_flight: VecDeque::new(),
-            in_flight_bytes: 0,
+            sent: 0,
+            sent_bytes: 0,
+            settled,
+            refusal_reported: false,
             window,
             key: Vec::new(),
             value: Vec::new(),
+            order: Vec::new(),
             stats: WriterStats::default(),
         })
     }
@@ -246,7 +245,6 @@ impl ChangeWriter {
             self.topics.insert(
                 topic.to_string(),
                 TopicState {
-                    name: Arc::from(topic),
                     events: Vec::new(),
                     partitions,
                     tails: PartitionTails::new(last),
@@ -266,14 +264,8 @@ impl ChangeWriter {
         place: &RecordPlace,
         marker: Option<&[u8]>,
     ) -> Result<(), KafkaError> {
-        let bytes = RECORD_OVERHEAD + key.len() + value.map_or(0, <[u8]>::len);
-        // One record is always let through, however large.
-        while !self.in_flight.is_empty()
-            && (self.in_flight.len() >= self.window.records
-                || self.in_flight_bytes + bytes > self.window.bytes)
-        {
-            self.await_oldest().await?;
-        }
+        let bytes = record_bytes(Some(key), value);
+        self.make_room(bytes).await?;
         if self.producer.due_for_split() {
             self.split().await?;
         }
@@ -281,10 +273,10 @@ impl ChangeWriter {
         if !place.snapshot {
             self.mid_transaction = true;
         }
-        let order = place.order.encode();
-        let mut headers = OwnedHeaders::new().insert(Header {
+        place.order.encode_into(&mut self.order);
+        let mut headers = OwnedHeaders::new_with_capacity(5).insert(Header {
             key: ORDER_HEADER,
-            value: Some(&order),
+            value: Some(&self.order),
         });
         for (key, value) in place.mark.headers() {
             headers = headers.insert(Header {
@@ -311,7 +303,7 @@ impl ChangeWriter {
                 value: Some(n.as_bytes()),
             });
         }
-        let mut record = FutureRecord::to(topic)
+        let mut record = BaseRecord::with_opaque_to(topic, Ack::Counted)
             .partition(partition)
             .headers(headers);
         if !key.is_empty() {
@@ -321,23 +313,21 @@ impl ChangeWriter {
             record = record.payload(v);
         }
         loop {
-            match self.producer.producer.send_result(record) {
-                Ok(delivery) => {
-                    self.in_flight.push_back(InFlight {
-                        topic: self.topic_name(topic),
-                        bytes,
-                        delivery,
-                    });
-                    self.in_flight_bytes += bytes;
+            match self.producer.producer.send(record) {
+                Ok(()) => {
+                    self.sent += 1;
+                    self.sent_bytes += bytes;
                     self.stats.produced += 1;
                     return Ok(());
                 }
                 Err((RdError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                     record = back;
-                    if self.in_flight.is_empty() {
+                    let (settled, _) = self.settled.counts();
+                    if settled == self.sent {
                         tokio::time::sleep(Duration::from_millis(10)).await;
                     } else {
-                        self.await_oldest().await?;
+                        self.settled.reach(settled + 1, 0).await;
+                        self.check_refused()?;
                     }
                 }
                 Err((e, _)) => {
@@ -348,38 +338,45 @@ impl ChangeWriter {
         }
     }
 
-    fn topic_name(&self, topic: &str) -> Arc<str> {
-        self.topics
-            .get(topic)
-            .map_or_else(|| Arc::from(topic), |s| s.name.clone())
+    /// Waits, if the window is full, until about a batch of room is free:
+    /// room for a record at a time would have this thread and the
+    /// producer's polling thread take turns record by record. One record is
+    /// always let through, however large.
+    async fn make_room(&mut self, bytes: u64) -> Result<(), KafkaError> {
+        self.check_refused()?;
+        let (records, settled_bytes) = self.settled.counts();
+        let in_flight = self.sent - records;
+        let window_records = self.window.records as u64;
+        let window_bytes = self.window.bytes as u64;
+        if in_flight == 0
+            || (in_flight < window_records
+                && self.sent_bytes - settled_bytes + bytes <= window_bytes)
+        {
+            return Ok(());
+        }
+        let low_records = window_records * 2 / 3;
+        let low_bytes = (window_bytes * 2 / 3).saturating_sub(bytes);
+        self.settled
+            .reach(
+                self.sent.saturating_sub(low_records),
+                self.sent_bytes.saturating_sub(low_bytes),
+            )
+            .await;
+        self.check_refused()
     }
 
-    async fn await_oldest(&mut self) -> Result<(), KafkaError> {
-        let Some(InFlight {
-            topic,
-            bytes,
-            delivery,
-        }) = self.in_flight.pop_front()
-        else {
+    /// The first refused record's error, once.
+    fn check_refused(&mut self) -> Result<(), KafkaError> {
+        if self.refusal_reported {
             return Ok(());
-        };
-        self.in_flight_bytes -= bytes;
-        let topic = topic.to_string();
-        let result = match delivery.await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err((e, msg))) => {
-                let size = msg.key().map_or(0, <[u8]>::len) + msg.payload().map_or(0, <[u8]>::len);
-                Err(self.refused(topic, e, size))
-            }
-            Err(_) => Err(KafkaError::Delivery {
-                topic,
-                message: "producer dropped the record".into(),
-            }),
-        };
-        if result.is_err() {
-            self.failed = true;
         }
-        result
+        match self.settled.refusal() {
+            Some(r) => {
+                self.refusal_reported = true;
+                Err(self.refused(r.topic, r.error, r.size))
+            }
+            None => Ok(()),
+        }
     }
 
     /// A record failed: no position is stored by this writer again.
@@ -394,10 +391,8 @@ impl ChangeWriter {
 
     /// Waits until the broker has every queued record.
     pub async fn flush(&mut self) -> Result<(), KafkaError> {
-        while !self.in_flight.is_empty() {
-            self.await_oldest().await?;
-        }
-        Ok(())
+        self.settled.reach(self.sent, self.sent_bytes).await;
+        self.check_refused()
     }
 
     /// Whether [`commit`](Self::commit) would store a position now: not in
