@@ -170,16 +170,18 @@ pub type Row = Vec<Value>;
 /// reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SourceInfo {
-    /// Connector name (`name` in the connector file).
-    pub name: String,
+    /// Connector name (`name` in the connector file). The strings of this
+    /// block are shared by every row of a transaction (or snapshot chunk),
+    /// not copied per row.
+    pub name: Arc<str>,
     /// Commit time of the transaction in MySQL, ms since the epoch.
     pub ts_ms: i64,
     pub snapshot: SnapshotMarker,
     pub server_id: u32,
     /// The transaction's GTID (`0-1-42` on MariaDB, `uuid:n` on MySQL).
-    pub gtid: Option<String>,
+    pub gtid: Option<Arc<str>>,
     /// Binlog file and position of the transaction's first event.
-    pub file: String,
+    pub file: Arc<str>,
     pub pos: u64,
     /// Index of the row within its rows event.
     pub row: u32,
@@ -210,7 +212,7 @@ impl SnapshotMarker {
 /// Debezium's `transaction` block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransactionInfo {
-    pub id: String,
+    pub id: Arc<str>,
     /// 1-based position of the event within its transaction.
     pub total_order: u64,
     /// 1-based position of the event among its table's events in the transaction.

@@ -18,7 +18,9 @@ use super::position::{ChangeOrder, MariaGtid, MariaGtidState, MysqlGtidSet, Posi
 use super::table_life::TableChange;
 use super::xa::{self, PreparedXa};
 use super::SourceError;
-use crate::event::{ChangeEvent, Op, Row, SnapshotMarker, SourceInfo, TransactionInfo};
+use crate::event::{
+    ChangeEvent, Op, Row, SnapshotMarker, SourceInfo, TableSchema, TransactionInfo,
+};
 
 /// What the source hands on, in binlog order.
 #[derive(Debug)]
@@ -37,20 +39,22 @@ pub enum StreamItem {
 const FL_STANDALONE: u8 = 1;
 
 struct Txn {
-    id: String,
-    gtid: Option<String>,
+    id: Arc<str>,
+    gtid: Option<Arc<str>>,
     maria_gtid: Option<MariaGtid>,
     /// What its records carry: the server, its GTID, the state after it.
     mark: Arc<TxnMark>,
     /// A BEGIN was read: on MySQL, a GTID without one is a statement
     /// committed by itself (DDL), which no XID ends.
     began: bool,
-    file: String,
+    file: Arc<str>,
     pos: u64,
     thread: Option<u64>,
     /// Changes emitted so far, for `transaction.total_order`.
     total: u64,
-    per_table: HashMap<String, u64>,
+    /// Changes emitted so far per table (db, table), for
+    /// `transaction.data_collection_order`; a transaction touches few tables.
+    per_table: Vec<(Arc<TableSchema>, u64)>,
     standalone: bool,
     /// An XA PREPARE group: its changes wait in `held` for the outcome.
     xa: bool,
@@ -59,7 +63,7 @@ struct Txn {
 }
 
 pub struct ChangeStream {
-    name: String,
+    name: Arc<str>,
     flavour: Flavour,
     conn: BinlogConnection,
     catalog: Catalog,
@@ -111,7 +115,7 @@ impl ChangeStream {
             state.clone().map(Arc::new),
         ));
         ChangeStream {
-            name,
+            name: Arc::from(name),
             flavour,
             conn,
             catalog,
@@ -275,9 +279,10 @@ impl ChangeStream {
         start: u64,
         standalone: bool,
     ) {
-        let id = gtid
-            .clone()
-            .unwrap_or_else(|| format!("{}:{start}", self.conn.file));
+        let id: Arc<str> = match &gtid {
+            Some(g) => Arc::from(g.as_str()),
+            None => Arc::from(format!("{}:{start}", self.conn.file)),
+        };
         let parsed = match maria {
             Some(m) => Some(Gtid::Maria(m)),
             None => gtid
@@ -306,15 +311,15 @@ impl ChangeStream {
         ));
         self.txn = Some(Txn {
             id,
-            gtid,
+            gtid: gtid.map(Arc::from),
             maria_gtid: maria,
             mark,
             began: false,
-            file: self.conn.file.clone(),
+            file: Arc::from(self.conn.file.as_str()),
             pos: start,
             thread: None,
             total: 0,
-            per_table: HashMap::new(),
+            per_table: Vec::new(),
             standalone,
             xa: false,
             xa_id: None,
@@ -476,10 +481,20 @@ impl ChangeStream {
     fn stamp(&mut self, mut event: ChangeEvent) -> Option<(ChangeEvent, RecordPlace)> {
         let txn = self.txn.as_mut()?;
         txn.total += 1;
-        let per_table = txn
-            .per_table
-            .entry(event.table.qualified_name())
-            .or_insert(0);
+        let table = &event.table;
+        // Not by pointer alone: a table read again mid-transaction is a new
+        // Arc. The table last written moves to the end, where the search
+        // starts: a run of one table's rows finds it at once.
+        match txn.per_table.iter().rposition(|(t, _)| {
+            Arc::ptr_eq(t, table) || (t.db == table.db && t.table == table.table)
+        }) {
+            Some(i) => {
+                let last = txn.per_table.len() - 1;
+                txn.per_table.swap(i, last);
+            }
+            None => txn.per_table.push((table.clone(), 0)),
+        }
+        let (_, per_table) = txn.per_table.last_mut()?;
         *per_table += 1;
         let place = RecordPlace {
             order: ChangeOrder::new(&txn.file, txn.pos, txn.total),

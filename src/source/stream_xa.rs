@@ -77,7 +77,7 @@ impl ChangeStream {
             return Ok(());
         }
         if let Some(t) = self.txn.as_mut().filter(|t| t.xa) {
-            let xid = t.xa_id.clone().unwrap_or_else(|| t.id.clone());
+            let xid = t.xa_id.clone().unwrap_or_else(|| t.id.to_string());
             let held = std::mem::take(&mut t.held);
             self.prepared.prepare(xid, held, &self.last_commit)?;
         }

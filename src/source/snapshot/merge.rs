@@ -23,7 +23,7 @@ use crate::source::position::ChangeOrder;
 use crate::source::SourceError;
 
 pub struct SnapshotMerge {
-    name: String,
+    name: Arc<str>,
     pub state: SnapshotState,
     windows: Windows,
     requests: mpsc::Receiver<Request>,
@@ -69,7 +69,7 @@ impl SnapshotMerge {
         let from = state.signal_offset;
         tokio::task::spawn_blocking(move || signal::follow(&c, from, sig_tx));
         Some(SnapshotMerge {
-            name: connector.name.clone(),
+            name: Arc::from(connector.name.as_str()),
             state,
             windows: Windows::default(),
             requests,
@@ -210,6 +210,7 @@ impl SnapshotMerge {
             }
             let n = rows.len();
             let table = ready.schema.qualified_name();
+            let file: Arc<str> = Arc::from(ready.chunk.high.0.as_str());
             for (i, row) in rows.into_iter().enumerate() {
                 let marker = if ready.last && ready.initial && i + 1 == n {
                     SnapshotMarker::Last
@@ -225,7 +226,7 @@ impl SnapshotMerge {
                         name: self.name.clone(),
                         ts_ms: ready.chunk.read_ts_ms,
                         snapshot: marker,
-                        file: ready.chunk.high.0.clone(),
+                        file: file.clone(),
                         pos: ready.chunk.high.1,
                         row: i as u32,
                         ..SourceInfo::default()
