@@ -8,9 +8,15 @@
 //! 2. decode only (binlog → change events), in this process;
 //! 3. decode + Avro key and value, in this process (no producer).
 //!
+//! With BINLAKE_BENCH_SNAPSHOT_ROWS set, also the initial snapshot of a
+//! table of that many rows (same columns) into the mock cluster: rows/s
+//! from "snapshot of table started" to the last record acknowledged, beside
+//! a plain `SELECT *` of the same table through mysql_async (rows dropped).
+//!
 //! Run: `scripts/servers.sh start && cargo bench --bench source_pipeline`
-//! (env: BINLAKE_TEST_MYSQL_URL, BINLAKE_TEST_REGISTRY, BINLAKE_BENCH_ROWS;
-//! BINLAKE_BENCH_BIN runs another binlake binary).
+//! (env: BINLAKE_TEST_MYSQL_URL, BINLAKE_TEST_REGISTRY, BINLAKE_BENCH_ROWS,
+//! BINLAKE_BENCH_SNAPSHOT_ROWS; BINLAKE_BENCH_BIN runs another binlake
+//! binary).
 
 mod common;
 
@@ -32,6 +38,7 @@ use binlake::source::binlog::{BinlogConnection, Flavour};
 use binlake::source::catalog::Catalog;
 use binlake::source::position::{compare_file_pos, Position};
 use binlake::source::stream::{ChangeStream, StreamItem};
+use futures_util::StreamExt;
 
 use common::{cpu_delta, cpu_seconds, env, peak_rss_mb, thread_cpu};
 
@@ -137,63 +144,33 @@ async fn main() -> Result<()> {
     let pool = Pool::new(Opts::from_url(&admin_url)?);
     let mut conn = pool.get_conn().await?;
     conn.query_drop(format!("CREATE DATABASE {db}")).await?;
-    conn.query_drop(format!(
-        "CREATE TABLE {db}.t (id BIGINT PRIMARY KEY, a INT, b VARCHAR(64), c DECIMAL(12,2), \
-         d DATETIME(6), e DOUBLE, f INT UNSIGNED, g TEXT, h DATE, i BIGINT)"
-    ))
-    .await?;
+    conn.query_drop(format!("CREATE TABLE {db}.t {COLUMNS}"))
+        .await?;
 
-    let admin_opts = Opts::from_url(&admin_url)?;
-    let password = admin_opts.pass().unwrap_or("").to_string();
     let dir = tempfile::tempdir()?;
-    let file = dir.path().join("bench.toml");
-    std::fs::write(
-        &file,
-        format!(
-            "name = \"{name}\"\n[source]\nurl = \"mysql://{}@{}:{}\"\n\
-             password_env = \"BINLAKE_BENCH_PASSWORD\"\nserver_id = {}\ntables = [\"{db}.*\"]\n\
-             snapshot = \"never\"\n[kafka]\nbrokers = \"{brokers}\"\n[registry]\nurl = \"{registry}\"\n",
-            admin_opts.user().unwrap_or("root"),
-            admin_opts.ip_or_hostname(),
-            admin_opts.tcp_port(),
-            8000 + run_id % 1000,
-        ),
+    let file = write_config(
+        &dir.path().join("bench.toml"),
+        &admin_url,
+        &name,
+        &db,
+        &brokers,
+        &registry,
+        "never",
+        8000 + run_id % 1000,
     )?;
 
     // 1. The whole source into the mock cluster.
     let log_path = dir.path().join("binlake.log");
-    let mut source = SourceProcess(
-        Command::new(env("BINLAKE_BENCH_BIN", env!("CARGO_BIN_EXE_binlake")))
-            .args(["run", file.to_str().context("path")?, "--role", "source"])
-            .env("BINLAKE_BENCH_PASSWORD", &password)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log_path)?)
-            .spawn()?,
-    );
+    let mut source = start_source(&file, &admin_url, &log_path)?;
     let pid = source.0.id();
-    let started = Instant::now();
-    while !std::fs::read_to_string(&log_path)
-        .unwrap_or_default()
-        .contains("streaming binlog")
-    {
-        if started.elapsed() > Duration::from_secs(60) {
-            bail!(
-                "the source is not streaming after 60 s: {}",
-                std::fs::read_to_string(&log_path)?
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_line(&log_path, "streaming binlog").await?;
     let watermarks: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", &brokers)
         .create()?;
     let start = master_position(&pool).await?;
     let insert = Instant::now();
     conn.query_drop(format!(
-        "INSERT INTO {db}.t SELECT seq, seq % 100000, CONCAT('name-', seq), seq / 100, \
-         '2026-11-23 12:34:56.123456' + INTERVAL seq SECOND, seq * 1.5, seq, REPEAT('x', 20), \
-         '2026-01-01' + INTERVAL (seq % 3000) DAY, seq * 7 FROM {db}.seq_1_to_{rows}"
+        "INSERT INTO {db}.t {VALUES} FROM {db}.seq_1_to_{rows}"
     ))
     .await?;
     let committed = Instant::now();
@@ -221,11 +198,21 @@ async fn main() -> Result<()> {
     let _ = source.0.wait();
 
     // 2. and 3. The same binlog range, decoded; then decoded and encoded.
-    let (decoded, decode_cpu, decode_wall) =
-        read_range(&file, &admin_url, &pool, &start, &end, None).await?;
+    // A range that never reaches its end (seen once) fails the bench.
+    let limit = Duration::from_secs(300);
+    let (decoded, decode_cpu, decode_wall) = tokio::time::timeout(
+        limit,
+        read_range(&file, &admin_url, &pool, &start, &end, None),
+    )
+    .await
+    .with_context(|| format!("decoding {start:?}..{end:?} did not end in {limit:?}"))??;
     let codecs = CodecCache::new(name.clone(), RegistryClient::new(&registry)?);
-    let (encoded, encode_cpu, encode_wall) =
-        read_range(&file, &admin_url, &pool, &start, &end, Some(codecs)).await?;
+    let (encoded, encode_cpu, encode_wall) = tokio::time::timeout(
+        limit,
+        read_range(&file, &admin_url, &pool, &start, &end, Some(codecs)),
+    )
+    .await
+    .with_context(|| format!("encoding {start:?}..{end:?} did not end in {limit:?}"))??;
 
     conn.query_drop(format!("DROP DATABASE {db}")).await?;
     let mut out = std::io::stdout().lock();
@@ -269,5 +256,196 @@ async fn main() -> Result<()> {
         "pipeline / decode only: {:.0}%",
         100.0 * rate / decode_rate
     )?;
+    drop(out);
+
+    let snapshot_rows: u64 = env("BINLAKE_BENCH_SNAPSHOT_ROWS", "0").parse()?;
+    if snapshot_rows > 0 {
+        snapshot(
+            snapshot_rows,
+            &cluster,
+            &pool,
+            &admin_url,
+            &registry,
+            dir.path(),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The initial snapshot of a `rows`-row table into the mock cluster, then a
+/// plain `SELECT *` of the same table.
+async fn snapshot(
+    rows: u64,
+    cluster: &MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
+    pool: &Pool,
+    admin_url: &str,
+    registry: &str,
+    dir: &std::path::Path,
+) -> Result<()> {
+    let run_id = std::process::id();
+    let name = format!("benchsnap{run_id}");
+    let db = format!("bench_snap_{run_id}");
+    let topic = format!("{name}.{db}.t");
+    cluster.create_topic(&format!("{name}.offsets"), 1, 1)?;
+    cluster.create_topic(&format!("{name}.signals"), 1, 1)?;
+    cluster.create_topic(&topic, 1, 1)?;
+    let brokers = cluster.bootstrap_servers();
+    let mut conn = pool.get_conn().await?;
+    conn.query_drop(format!("CREATE DATABASE {db}")).await?;
+    conn.query_drop(format!("CREATE TABLE {db}.t {COLUMNS}"))
+        .await?;
+    let filled = Instant::now();
+    // Transactions of a million rows: the binlog cache stays reasonable.
+    for from in (1..=rows).step_by(1_000_000) {
+        let to = (from + 999_999).min(rows);
+        conn.query_drop(format!(
+            "INSERT INTO {db}.t {VALUES} FROM {db}.seq_1_to_{rows} WHERE seq BETWEEN {from} AND {to}"
+        ))
+        .await?;
+    }
+    let fill = filled.elapsed().as_secs_f64();
+
+    let file = write_config(
+        &dir.join("snapshot.toml"),
+        admin_url,
+        &name,
+        &db,
+        &brokers,
+        registry,
+        "initial",
+        9000 + run_id % 1000,
+    )?;
+    let log_path = dir.join("snapshot.log");
+    let mut source = start_source(&file, admin_url, &log_path)?;
+    let pid = source.0.id();
+    wait_for_line(&log_path, "snapshot of table started").await?;
+    let started = Instant::now();
+    let cpu_at_start = thread_cpu(pid);
+    let watermarks: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()?;
+    let (mut seen, mut last) = (0i64, Instant::now());
+    while seen < rows as i64 {
+        let (_, hw) = watermarks.fetch_watermarks(&topic, 0, Duration::from_secs(5))?;
+        if hw != seen {
+            seen = hw;
+            last = Instant::now();
+        } else if last.elapsed() > Duration::from_secs(120) {
+            bail!("the snapshot stalled at {seen} of {rows} records");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let took = started.elapsed().as_secs_f64();
+    let cpu_at_end = thread_cpu(pid);
+    let rss = peak_rss_mb(pid);
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    let _ = source.0.wait();
+
+    let (plain, plain_wall) = {
+        let t = Instant::now();
+        let mut n = 0u64;
+        let mut result = conn.exec_iter(format!("SELECT * FROM {db}.t"), ()).await?;
+        let mut stream = result
+            .stream::<mysql_async::Row>()
+            .await?
+            .context("a result set")?;
+        while let Some(row) = stream.next().await {
+            row?;
+            n += 1;
+        }
+        (n, t.elapsed().as_secs_f64())
+    };
+    conn.query_drop(format!("DROP DATABASE {db}")).await?;
+
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "snapshot table: {rows} rows (filled in {fill:.1} s)")?;
+    writeln!(
+        out,
+        "binlake snapshot → mock cluster, started → last record acked: {took:.2} s, {:.0} rows/s; \
+         peak RSS {}",
+        rows as f64 / took,
+        rss.map(|r| format!("{r:.0} MB"))
+            .unwrap_or_else(|| "n/a".into())
+    )?;
+    writeln!(
+        out,
+        "source CPU, snapshot: {}",
+        cpu_delta(&cpu_at_start, &cpu_at_end)
+    )?;
+    writeln!(
+        out,
+        "plain SELECT * (mysql_async, rows dropped): {plain} rows, {plain_wall:.2} s, {:.0} rows/s",
+        plain as f64 / plain_wall
+    )?;
+    Ok(())
+}
+
+/// The bench table's shape and the values its rows get from `seq`.
+const COLUMNS: &str = "(id BIGINT PRIMARY KEY, a INT, b VARCHAR(64), c DECIMAL(12,2), \
+     d DATETIME(6), e DOUBLE, f INT UNSIGNED, g TEXT, h DATE, i BIGINT)";
+const VALUES: &str = "SELECT seq, seq % 100000, CONCAT('name-', seq), seq / 100, \
+     '2026-11-23 12:34:56.123456' + INTERVAL seq SECOND, seq * 1.5, seq, REPEAT('x', 20), \
+     '2026-01-01' + INTERVAL (seq % 3000) DAY, seq * 7";
+
+#[allow(clippy::too_many_arguments)]
+fn write_config(
+    path: &std::path::Path,
+    admin_url: &str,
+    name: &str,
+    db: &str,
+    brokers: &str,
+    registry: &str,
+    snapshot: &str,
+    server_id: u32,
+) -> Result<std::path::PathBuf> {
+    let admin = Opts::from_url(admin_url)?;
+    std::fs::write(
+        path,
+        format!(
+            "name = \"{name}\"\n[source]\nurl = \"mysql://{}@{}:{}\"\n\
+             password_env = \"BINLAKE_BENCH_PASSWORD\"\nserver_id = {server_id}\n\
+             tables = [\"{db}.*\"]\nsnapshot = \"{snapshot}\"\n[kafka]\nbrokers = \"{brokers}\"\n\
+             [registry]\nurl = \"{registry}\"\n",
+            admin.user().unwrap_or("root"),
+            admin.ip_or_hostname(),
+            admin.tcp_port(),
+        ),
+    )?;
+    Ok(path.to_path_buf())
+}
+
+fn start_source(
+    file: &std::path::Path,
+    admin_url: &str,
+    log: &std::path::Path,
+) -> Result<SourceProcess> {
+    let password = Opts::from_url(admin_url)?.pass().unwrap_or("").to_string();
+    Ok(SourceProcess(
+        Command::new(env("BINLAKE_BENCH_BIN", env!("CARGO_BIN_EXE_binlake")))
+            .args(["run", file.to_str().context("path")?, "--role", "source"])
+            .env("BINLAKE_BENCH_PASSWORD", password)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log)?)
+            .spawn()?,
+    ))
+}
+
+async fn wait_for_line(log: &std::path::Path, line: &str) -> Result<()> {
+    let started = Instant::now();
+    while !std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .contains(line)
+    {
+        if started.elapsed() > Duration::from_secs(60) {
+            bail!(
+                "no \"{line}\" from the source after 60 s: {}",
+                std::fs::read_to_string(log)?
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     Ok(())
 }
