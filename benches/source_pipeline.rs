@@ -176,26 +176,9 @@ async fn main() -> Result<()> {
     let committed = Instant::now();
     let cpu_at_commit = thread_cpu(pid);
     let end = master_position(&pool).await?;
-    let (mut seen, mut last, mut first) = (0i64, Instant::now(), None);
-    while seen < rows as i64 {
-        let (_, hw) = watermarks.fetch_watermarks(&topic, 0, Duration::from_secs(5))?;
-        if hw != seen {
-            if seen == 0 {
-                first = Some(committed.elapsed());
-            }
-            seen = hw;
-            last = Instant::now();
-        } else if last.elapsed() > Duration::from_secs(120) {
-            bail!("stalled at {seen} of {rows} records");
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let first = wait_for_records(&watermarks, &topic, rows, committed).await?;
     let pipeline = committed.elapsed().as_secs_f64();
-    let cpu_at_end = thread_cpu(pid);
-    let rss = peak_rss_mb(pid);
-    // SAFETY: sending a signal to our own child process.
-    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
-    let _ = source.0.wait();
+    let (cpu_at_end, rss) = stop(&mut source);
 
     // 2. and 3. The same binlog range, decoded; then decoded and encoded.
     // A range that never reaches its end (seen once) fails the bench.
@@ -325,23 +308,9 @@ async fn snapshot(
     let watermarks: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", &brokers)
         .create()?;
-    let (mut seen, mut last) = (0i64, Instant::now());
-    while seen < rows as i64 {
-        let (_, hw) = watermarks.fetch_watermarks(&topic, 0, Duration::from_secs(5))?;
-        if hw != seen {
-            seen = hw;
-            last = Instant::now();
-        } else if last.elapsed() > Duration::from_secs(120) {
-            bail!("the snapshot stalled at {seen} of {rows} records");
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_for_records(&watermarks, &topic, rows, started).await?;
     let took = started.elapsed().as_secs_f64();
-    let cpu_at_end = thread_cpu(pid);
-    let rss = peak_rss_mb(pid);
-    // SAFETY: sending a signal to our own child process.
-    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
-    let _ = source.0.wait();
+    let (cpu_at_end, rss) = stop(&mut source);
 
     let (plain, plain_wall) = {
         let t = Instant::now();
@@ -431,6 +400,42 @@ fn start_source(
             .stderr(std::fs::File::create(log)?)
             .spawn()?,
     ))
+}
+
+/// Waits until partition 0 of `topic` holds `rows` records; returns when
+/// the first arrived, after `since`.
+async fn wait_for_records(
+    watermarks: &BaseConsumer,
+    topic: &str,
+    rows: u64,
+    since: Instant,
+) -> Result<Option<Duration>> {
+    let (mut seen, mut last, mut first) = (0i64, Instant::now(), None);
+    while seen < rows as i64 {
+        let (_, hw) = watermarks.fetch_watermarks(topic, 0, Duration::from_secs(5))?;
+        if hw != seen {
+            if seen == 0 {
+                first = Some(since.elapsed());
+            }
+            seen = hw;
+            last = Instant::now();
+        } else if last.elapsed() > Duration::from_secs(120) {
+            bail!("stalled at {seen} of {rows} records");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Ok(first)
+}
+
+/// The source's CPU by thread and peak RSS, then SIGTERM.
+fn stop(source: &mut SourceProcess) -> (std::collections::BTreeMap<String, f64>, Option<f64>) {
+    let pid = source.0.id();
+    let cpu = thread_cpu(pid);
+    let rss = peak_rss_mb(pid);
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    let _ = source.0.wait();
+    (cpu, rss)
 }
 
 async fn wait_for_line(log: &std::path::Path, line: &str) -> Result<()> {
