@@ -246,6 +246,18 @@ mod tests {
             .expect("producer")
     }
 
+    /// Queues one counted record.
+    fn send_counted(p: &CountingProducer, key: &[u8], value: &[u8], partition: i32) {
+        p.send(
+            BaseRecord::with_opaque_to("t", Ack::Counted)
+                .key(key)
+                .payload(value)
+                .partition(partition),
+        )
+        .map_err(|(e, _)| e)
+        .expect("queued");
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn counts_every_record_and_its_bytes() {
         let cluster = MockCluster::new(1).expect("mock cluster");
@@ -257,14 +269,7 @@ mod tests {
             let key = i.to_be_bytes();
             let value = vec![7u8; (i % 50) as usize];
             bytes += record_bytes(Some(&key), Some(&value));
-            p.send(
-                BaseRecord::with_opaque_to("t", Ack::Counted)
-                    .key(&key[..])
-                    .payload(&value)
-                    .partition((i % 2) as i32),
-            )
-            .map_err(|(e, _)| e)
-            .expect("queued");
+            send_counted(&p, &key, &value, (i % 2) as i32);
         }
         tokio::time::timeout(Duration::from_secs(20), settled.reach(1000, bytes))
             .await
@@ -288,14 +293,7 @@ mod tests {
             RDKafkaApiKey::Produce,
             &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE],
         );
-        p.send(
-            BaseRecord::with_opaque_to("t", Ack::Counted)
-                .key("k")
-                .payload("v")
-                .partition(0),
-        )
-        .map_err(|(e, _)| e)
-        .expect("queued");
+        send_counted(&p, b"k", b"v", 0);
         // Waiting for more than was sent returns on the refusal.
         tokio::time::timeout(Duration::from_secs(20), settled.reach(2, 0))
             .await

@@ -77,23 +77,23 @@ impl ChangeOrder {
 
     /// `file_seq:pos:index:part`, the header value.
     pub fn encode(&self) -> String {
-        let mut out = Vec::with_capacity(40);
+        let mut out = String::with_capacity(40);
         self.encode_into(&mut out);
-        String::from_utf8(out).unwrap_or_default()
+        out
     }
 
     /// [`encode`](Self::encode) into a buffer the caller reuses: it is
     /// written on every record, where `format!` showed in profiles.
-    pub fn encode_into(&self, out: &mut Vec<u8>) {
+    pub fn encode_into(&self, out: &mut String) {
         let mut digits = itoa::Buffer::new();
         out.clear();
-        out.extend_from_slice(digits.format(self.file_seq).as_bytes());
-        out.push(b':');
-        out.extend_from_slice(digits.format(self.pos).as_bytes());
-        out.push(b':');
-        out.extend_from_slice(digits.format(self.index).as_bytes());
-        out.push(b':');
-        out.extend_from_slice(digits.format(self.part).as_bytes());
+        out.push_str(digits.format(self.file_seq));
+        out.push(':');
+        out.push_str(digits.format(self.pos));
+        out.push(':');
+        out.push_str(digits.format(self.index));
+        out.push(':');
+        out.push_str(digits.format(self.part));
     }
 
     pub fn decode(text: &str) -> Option<Self> {

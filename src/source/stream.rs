@@ -279,10 +279,10 @@ impl ChangeStream {
         start: u64,
         standalone: bool,
     ) {
-        let id: Arc<str> = match &gtid {
-            Some(g) => Arc::from(g.as_str()),
-            None => Arc::from(format!("{}:{start}", self.conn.file)),
-        };
+        let gtid: Option<Arc<str>> = gtid.map(Arc::from);
+        let id = gtid
+            .clone()
+            .unwrap_or_else(|| Arc::from(format!("{}:{start}", self.conn.file)));
         let parsed = match maria {
             Some(m) => Some(Gtid::Maria(m)),
             None => gtid
@@ -311,7 +311,7 @@ impl ChangeStream {
         ));
         self.txn = Some(Txn {
             id,
-            gtid: gtid.map(Arc::from),
+            gtid,
             maria_gtid: maria,
             mark,
             began: false,
@@ -485,16 +485,21 @@ impl ChangeStream {
         // Not by pointer alone: a table read again mid-transaction is a new
         // Arc. The table last written moves to the end, where the search
         // starts: a run of one table's rows finds it at once.
-        match txn.per_table.iter().rposition(|(t, _)| {
+        let found = txn.per_table.iter().rposition(|(t, _)| {
             Arc::ptr_eq(t, table) || (t.db == table.db && t.table == table.table)
-        }) {
+        });
+        let last = match found {
             Some(i) => {
                 let last = txn.per_table.len() - 1;
                 txn.per_table.swap(i, last);
+                last
             }
-            None => txn.per_table.push((table.clone(), 0)),
-        }
-        let (_, per_table) = txn.per_table.last_mut()?;
+            None => {
+                txn.per_table.push((table.clone(), 0));
+                txn.per_table.len() - 1
+            }
+        };
+        let per_table = &mut txn.per_table[last].1;
         *per_table += 1;
         let place = RecordPlace {
             order: ChangeOrder::new(&txn.file, txn.pos, txn.total),

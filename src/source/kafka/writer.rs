@@ -71,14 +71,13 @@ pub struct ChangeWriter {
     /// transaction is.
     sent: u64,
     sent_bytes: u64,
-    settled: Arc<Settled>,
-    /// The refusal `settled` holds was returned once already.
+    /// The refusal [`Self::settled`] holds was returned once already.
     refusal_reported: bool,
     window: Window,
     /// Encode buffers, reused record after record.
     key: Vec<u8>,
     value: Vec<u8>,
-    order: Vec<u8>,
+    order: String,
     pub stats: WriterStats,
 }
 
@@ -99,7 +98,6 @@ impl ChangeWriter {
         )
         .await?;
         let window = Window::of(&connector.kafka);
-        let settled = producer.producer.context().settled.clone();
         let heartbeats = HeartbeatStore::new(&connector.name);
         let tail_reader = TailReader::new(connector.clone());
         Ok(ChangeWriter {
@@ -115,12 +113,11 @@ impl ChangeWriter {
             mid_transaction: false,
             sent: 0,
             sent_bytes: 0,
-            settled,
             refusal_reported: false,
             window,
             key: Vec::new(),
             value: Vec::new(),
-            order: Vec::new(),
+            order: String::new(),
             stats: WriterStats::default(),
         })
     }
@@ -322,11 +319,11 @@ impl ChangeWriter {
                 }
                 Err((RdError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                     record = back;
-                    let (settled, _) = self.settled.counts();
+                    let (settled, _) = self.settled().counts();
                     if settled == self.sent {
                         tokio::time::sleep(Duration::from_millis(10)).await;
                     } else {
-                        self.settled.reach(settled + 1, 0).await;
+                        self.settled().reach(settled + 1, 0).await;
                         self.check_refused()?;
                     }
                 }
@@ -338,13 +335,18 @@ impl ChangeWriter {
         }
     }
 
+    /// What the producer has settled of the records this writer sent.
+    fn settled(&self) -> &Settled {
+        &self.producer.producer.context().settled
+    }
+
     /// Waits, if the window is full, until about a batch of room is free:
     /// room for a record at a time would have this thread and the
     /// producer's polling thread take turns record by record. One record is
     /// always let through, however large.
     async fn make_room(&mut self, bytes: u64) -> Result<(), KafkaError> {
         self.check_refused()?;
-        let (records, settled_bytes) = self.settled.counts();
+        let (records, settled_bytes) = self.settled().counts();
         let in_flight = self.sent - records;
         let window_records = self.window.records as u64;
         let window_bytes = self.window.bytes as u64;
@@ -356,7 +358,7 @@ impl ChangeWriter {
         }
         let low_records = window_records * 2 / 3;
         let low_bytes = (window_bytes * 2 / 3).saturating_sub(bytes);
-        self.settled
+        self.settled()
             .reach(
                 self.sent.saturating_sub(low_records),
                 self.sent_bytes.saturating_sub(low_bytes),
@@ -370,7 +372,7 @@ impl ChangeWriter {
         if self.refusal_reported {
             return Ok(());
         }
-        match self.settled.refusal() {
+        match self.settled().refusal() {
             Some(r) => {
                 self.refusal_reported = true;
                 Err(self.refused(r.topic, r.error, r.size))
@@ -391,7 +393,7 @@ impl ChangeWriter {
 
     /// Waits until the broker has every queued record.
     pub async fn flush(&mut self) -> Result<(), KafkaError> {
-        self.settled.reach(self.sent, self.sent_bytes).await;
+        self.settled().reach(self.sent, self.sent_bytes).await;
         self.check_refused()
     }
 
