@@ -192,7 +192,7 @@ pub async fn read(
     } else {
         Params::Positional(params)
     };
-    let raw: Vec<mysql_async::Row> = tx.exec(sql.as_str(), params).await.map_err(|e| match e {
+    let failed = |e: mysql_async::Error| match e {
         mysql_async::Error::Server(e) if e.code == ER_TABLE_DEF_CHANGED => {
             SourceError::ShapeChanged(table.qualified_name())
         }
@@ -200,25 +200,24 @@ pub async fn read(
             SourceError::Snapshot(format!("{}: {e} (query: {sql})", table.qualified_name()))
         }
         e => SourceError::connect(e),
-    })?;
-    tx.commit().await.map_err(SourceError::query("COMMIT"))?;
-    let high = match exact {
-        Some(p) => p,
-        // The status statement and its columns depend on the version.
-        None => crate::source::server::end_of_binlog(&mut conn).await?,
     };
-    let exhausted = raw.len() < limit;
+    // Each row is converted as it arrives: the protocol's rows are never
+    // all held beside the converted ones.
     let key_idx = &table.schema.key;
-    let last_key = raw.last().map(|r| {
-        key_idx
-            .iter()
-            .map(|&i| KeyParam::from_my(r.as_ref(i).unwrap_or(&My::NULL)))
-            .collect()
-    });
-    let mut rows = Vec::with_capacity(raw.len());
+    let mut read = 0usize;
+    let mut last_key: Option<Vec<My>> = None;
+    let mut rows = Vec::with_capacity(limit.min(100_000));
     let mut keys = Vec::new();
-    for r in raw {
+    let mut result = tx.exec_iter(sql.as_str(), params).await.map_err(failed)?;
+    while let Some(r) = result.next().await.map_err(failed)? {
+        read += 1;
         let mut values = r.unwrap();
+        last_key = Some(
+            key_idx
+                .iter()
+                .map(|&i| values.get(i).cloned().unwrap_or(My::NULL))
+                .collect(),
+        );
         // The predicate's column: 1 when the row matches.
         let matched = match flagged.then(|| values.pop()) {
             None => true,
@@ -243,6 +242,15 @@ pub async fn read(
             rows.push(row);
         }
     }
+    drop(result);
+    tx.commit().await.map_err(SourceError::query("COMMIT"))?;
+    let high = match exact {
+        Some(p) => p,
+        // The status statement and its columns depend on the version.
+        None => crate::source::server::end_of_binlog(&mut conn).await?,
+    };
+    let exhausted = read < limit;
+    let last_key = last_key.map(|k| k.iter().map(KeyParam::from_my).collect());
     Ok(Chunk {
         rows,
         last_key,

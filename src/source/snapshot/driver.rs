@@ -34,7 +34,7 @@ pub enum Request {
     Open {
         db: String,
         table: String,
-        reply: oneshot::Sender<(u64, BinlogPoint, Option<Arc<GtidState>>)>,
+        reply: oneshot::Sender<Opened>,
     },
     Close(u64),
     Ready(ReadyChunk),
@@ -187,21 +187,19 @@ async fn run_job(r: &Reader, job: &Job, progress: &Progress) -> Result<(), Sourc
     let limit = r.config.snapshot_chunk_rows;
     let mut after = job.after.clone();
     let mut pending: Option<oneshot::Receiver<()>> = None;
+    let mut next: Option<Opened> = None;
     loop {
         if r.cancelled.contains(&job.id) {
+            if let Some((window, _, _)) = next {
+                let _ = r.requests.send(Request::Close(window)).await;
+            }
             tracing::info!(table = %job.table, job = %job.id, "snapshot of table called off");
             return Ok(());
         }
-        let (reply, opened) = oneshot::channel();
-        r.requests
-            .send(Request::Open {
-                db: t.schema.db.clone(),
-                table: t.schema.table.clone(),
-                reply,
-            })
-            .await
-            .map_err(gone)?;
-        let (window, opened_at, seen) = opened.await.map_err(gone)?;
+        let (window, opened_at, seen) = match next.take() {
+            Some(opened) => opened,
+            None => open_window(r, &t).await?,
+        };
         let since = crate::backfill::Since {
             file: opened_at.0.clone(),
             pos: opened_at.1,
@@ -288,6 +286,13 @@ async fn run_job(r: &Reader, job: &Job, progress: &Progress) -> Result<(), Sourc
         if chunk.last_key.is_some() {
             after = chunk.last_key.clone();
         }
+        // The stream task handles requests in order and emits a whole chunk
+        // at once: the next chunk's window opens before this chunk is handed
+        // over, so its read overlaps this chunk's emission. A window opened
+        // earlier only records more keys, each one carried by the stream.
+        if !last {
+            next = Some(open_window(r, &t).await?);
+        }
         let (ack, acked) = oneshot::channel();
         r.requests
             .send(Request::Ready(ReadyChunk {
@@ -310,6 +315,24 @@ async fn run_job(r: &Reader, job: &Job, progress: &Progress) -> Result<(), Sourc
         }
         pending = Some(acked);
     }
+}
+
+/// A window's id, the stream's point when it opened and the GTIDs the
+/// stream had read by then.
+type Opened = (u64, BinlogPoint, Option<Arc<GtidState>>);
+
+/// Opens a window on the job's table (see [`super::window`]).
+async fn open_window(r: &Reader, t: &SnapshotTable) -> Result<Opened, SourceError> {
+    let (reply, opened) = oneshot::channel();
+    r.requests
+        .send(Request::Open {
+            db: t.schema.db.clone(),
+            table: t.schema.table.clone(),
+            reply,
+        })
+        .await
+        .map_err(gone)?;
+    opened.await.map_err(gone)
 }
 
 /// A job's table could not be read. For a table that appeared while the

@@ -166,14 +166,20 @@ impl Windows {
                 .since
                 .iter()
                 .find(|(j, _)| *j == ready.job)
-                .map(|(_, w)| &w.changed);
-            let rows = rows
-                .into_iter()
-                .filter(|r| {
-                    let k = key_bytes(&ready.schema, r);
-                    !truncated && !changed.contains(&k) && !since.is_some_and(|s| s.contains(&k))
-                })
-                .collect();
+                .map(|(_, w)| &w.changed)
+                .filter(|s| !s.is_empty());
+            let rows = if truncated {
+                Vec::new()
+            } else if changed.is_empty() && since.is_none() {
+                rows
+            } else {
+                rows.into_iter()
+                    .filter(|r| {
+                        let k = key_bytes(&ready.schema, r);
+                        !changed.contains(&k) && !since.is_some_and(|s| s.contains(&k))
+                    })
+                    .collect()
+            };
             if ready.last {
                 self.close_since(&ready.job);
             }
@@ -284,6 +290,28 @@ mod tests {
         assert_eq!(out.len(), 1);
         let ids: Vec<&Value> = out[0].1.iter().map(|r| &r[0]).collect();
         assert_eq!(ids, vec![&Value::Int(1)]);
+        assert!(w.is_empty());
+    }
+
+    #[test]
+    fn the_next_chunks_window_opened_before_this_chunk_is_emitted_keeps_its_own_keys() {
+        let mut w = Windows::default();
+        let first = w.open("d", "t");
+        let (r, _rx) = ready(first, &[1, 2, 3], 500);
+        w.add_ready(r);
+        // The reader opens the next window before handing its chunk over.
+        let next = w.open("d", "t");
+        w.observe(&change(Op::Update, 2));
+        let out = w.take_reached(&("b.000001".into(), 500));
+        let ids: Vec<&Value> = out[0].1.iter().map(|r| &r[0]).collect();
+        assert_eq!(ids, vec![&Value::Int(1), &Value::Int(3)]);
+        // The next chunk is read after that change: key 2 is the stream's too.
+        w.observe(&change(Op::Update, 5));
+        let (r, _rx) = ready(next, &[2, 4, 5, 6], 700);
+        w.add_ready(r);
+        let out = w.take_reached(&("b.000001".into(), 700));
+        let ids: Vec<&Value> = out[0].1.iter().map(|r| &r[0]).collect();
+        assert_eq!(ids, vec![&Value::Int(4), &Value::Int(6)]);
         assert!(w.is_empty());
     }
 
