@@ -139,51 +139,81 @@ impl SinkContext {
 /// every table topic, found by listing the broker's topics as often as a
 /// group subscription refreshes its metadata. No group membership is
 /// involved, so no coordinator can leave the sink without partitions.
+///
+/// The listing runs on a blocking thread through a client of its own: a
+/// busy broker can take seconds to answer, and on the sink's loop that
+/// wait held back every batch due meanwhile (and on the consumer's own
+/// connection the request queued behind its fetches).
 pub(super) struct OwnPartitions {
     name: String,
+    lister: Arc<BaseConsumer>,
     held: BTreeSet<(String, i32)>,
     last_look: Option<Instant>,
+    look: Option<tokio::task::JoinHandle<KafkaResult<Vec<TablePartition>>>>,
 }
+
+/// A table topic's name and one of its partitions.
+type TablePartition = (String, i32);
 
 /// How often the broker's topics are listed for new table topics.
 const LOOK_EVERY: Duration = Duration::from_secs(5);
+/// How long one listing may take before it counts as failed.
+const LOOK_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl OwnPartitions {
-    pub(super) fn new(name: &str) -> Self {
-        OwnPartitions {
-            name: name.to_owned(),
+    pub(super) fn new(connector: &Connector) -> Result<Self, SinkError> {
+        let lister = client_config(&connector.kafka, ClientKind::Other, &[])
+            .create()
+            .map_err(|e| SinkError::Kafka(e.to_string()))?;
+        Ok(OwnPartitions {
+            name: connector.name.clone(),
+            lister: Arc::new(lister),
             held: BTreeSet::new(),
             last_look: None,
-        }
+            look: None,
+        })
     }
 
-    /// Assigns the table-topic partitions that appeared since the last
-    /// look, each from where its Delta table ends. A failed look is logged
-    /// and tried again at the next one.
+    /// Assigns the table-topic partitions the last finished look found
+    /// new, each from where its Delta table ends, and starts the next look
+    /// when one is due. A failed look is logged and tried again at the
+    /// next one. Never waits for the broker.
     pub(super) fn refresh(&mut self, consumer: &StreamConsumer<SinkContext>) {
-        if self.last_look.is_some_and(|t| t.elapsed() < LOOK_EVERY) {
+        if let Some(look) = self.look.take_if(|l| l.is_finished()) {
+            match futures_util::FutureExt::now_or_never(look) {
+                Some(Ok(Ok(found))) => self.assign(consumer, found),
+                Some(Ok(Err(e))) => {
+                    metrics().error("sink", "kafka");
+                    tracing::warn!(error = %e, "cannot list the broker's topics; trying again");
+                }
+                Some(Err(e)) => {
+                    metrics().error("sink", "kafka");
+                    tracing::warn!(error = %e, "the broker's topic listing failed; trying again");
+                }
+                None => {}
+            }
+        }
+        if self.look.is_some() || self.last_look.is_some_and(|t| t.elapsed() < LOOK_EVERY) {
             return;
         }
         self.last_look = Some(Instant::now());
-        // Blocks the loop at most this long while the broker is away, as
-        // the group path's start-offset lookups do.
-        let metadata = match consumer.fetch_metadata(None, Duration::from_secs(2)) {
-            Ok(m) => m,
-            Err(e) => {
-                metrics().error("sink", "kafka");
-                tracing::warn!(error = %e, "cannot list the broker's topics; trying again");
-                return;
-            }
-        };
+        let (lister, name) = (self.lister.clone(), self.name.clone());
+        self.look = Some(tokio::task::spawn_blocking(move || {
+            let metadata = lister.fetch_metadata(None, LOOK_TIMEOUT)?;
+            Ok(metadata
+                .topics()
+                .iter()
+                .filter(|t| t.error().is_none() && wire::is_table_topic(&name, t.name()))
+                .flat_map(|t| t.partitions().iter().map(|p| (t.name().to_owned(), p.id())))
+                .collect())
+        }));
+    }
+
+    fn assign(&mut self, consumer: &StreamConsumer<SinkContext>, found: Vec<TablePartition>) {
         let mut tpl = TopicPartitionList::new();
-        for t in metadata.topics() {
-            if t.error().is_some() || !wire::is_table_topic(&self.name, t.name()) {
-                continue;
-            }
-            for p in t.partitions() {
-                if !self.held.contains(&(t.name().to_owned(), p.id())) {
-                    tpl.add_partition(t.name(), p.id());
-                }
+        for (topic, partition) in found {
+            if !self.held.contains(&(topic.clone(), partition)) {
+                tpl.add_partition(&topic, partition);
             }
         }
         if tpl.count() == 0 {

@@ -46,7 +46,7 @@ pub async fn run(
     let dlq = DeadLetters::new(&connector)?;
     let mut own = match sink.partitions {
         PartitionMode::Group => None,
-        PartitionMode::All => Some(OwnPartitions::new(&name)),
+        PartitionMode::All => Some(OwnPartitions::new(&connector)?),
     };
     tracing::info!(group = %name, pattern = %pattern, partitions = ?sink.partitions, "sink consuming");
     if let Some(own) = own.as_mut() {
