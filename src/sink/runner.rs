@@ -160,7 +160,7 @@ pub async fn run(
                     commits: 0,
                     history: ColumnHistory::default(),
                 });
-                state.since.get_or_insert_with(Instant::now);
+                state.note_arrival(msg.timestamp().to_millis(), sink.flush_interval);
                 state.rewind_to(msg.partition(), msg.offset());
                 if record.is_some() {
                     state.rows += 1;
