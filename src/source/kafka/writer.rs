@@ -34,6 +34,7 @@ use crate::wire::{self, BACKFILL_HEADER, ORDER_HEADER, TRUNCATE_PARTITIONS_HEADE
 const DRAIN: Duration = Duration::from_secs(15);
 
 struct TopicState {
+    name: String,
     /// `binlake_source_events_total` by operation code.
     events: Vec<(&'static str, prometheus::IntCounter)>,
     partitions: i32,
@@ -58,7 +59,11 @@ pub struct ChangeWriter {
     store: PositionStore,
     heartbeats: HeartbeatStore,
     codecs: CodecCache,
-    topics: HashMap<String, TopicState>,
+    /// Each topic written, found by name through `topic_ids` once per
+    /// change (the last one without hashing: rows come in runs per table).
+    topics: Vec<TopicState>,
+    topic_ids: HashMap<String, usize>,
+    last_topic: Option<usize>,
     /// Reads each topic's partition tails when the topic is first written.
     tail_reader: TailReader,
     /// A record was refused: no position is stored by this writer again.
@@ -107,7 +112,9 @@ impl ChangeWriter {
             store,
             heartbeats,
             codecs,
-            topics: HashMap::new(),
+            topics: Vec::new(),
+            topic_ids: HashMap::new(),
+            last_topic: None,
             tail_reader,
             failed: false,
             mid_transaction: false,
@@ -169,19 +176,20 @@ impl ChangeWriter {
         key: &[u8],
         value: &[u8],
     ) -> Result<(), SourceError> {
-        let partition = self.partition_of(topic, key).await?;
-        if self.fresh(topic, partition, place)? {
-            self.send(topic, partition, key, Some(value), place, None)
+        let t = self.topic(topic).await?;
+        let partition = partition_for(key, self.topics[t].partitions);
+        if self.fresh(t, partition, place)? {
+            self.send(t, topic, partition, key, Some(value), place, None)
                 .await?;
-            self.count_event(topic, event);
+            self.count_event(t, event);
         }
         if event.op == Op::Delete {
             let tombstone = RecordPlace {
                 order: place.order.tombstone(),
                 ..place.clone()
             };
-            if self.fresh(topic, partition, &tombstone)? {
-                self.send(topic, partition, key, None, &tombstone, None)
+            if self.fresh(t, partition, &tombstone)? {
+                self.send(t, topic, partition, key, None, &tombstone, None)
                     .await?;
             }
         }
@@ -190,10 +198,8 @@ impl ChangeWriter {
 
     /// `binlake_source_events_total`, its counters looked up once per topic
     /// and operation rather than per record.
-    fn count_event(&mut self, topic: &str, event: &ChangeEvent) {
-        let Some(state) = self.topics.get_mut(topic) else {
-            return;
-        };
+    fn count_event(&mut self, t: usize, event: &ChangeEvent) {
+        let state = &mut self.topics[t];
         let code = event.op.code();
         let counter = match state.events.iter().find(|(c, _)| *c == code) {
             Some((_, counter)) => counter,
@@ -208,52 +214,63 @@ impl ChangeWriter {
         counter.inc();
     }
 
-    /// Whether the partition still lacks the record (see
-    /// [`PartitionTails::fresh`]); a record of a topic not yet seen is.
+    /// Whether partition `partition` of topic `t` still lacks the record
+    /// (see [`PartitionTails::fresh`]).
     fn fresh(
         &mut self,
-        topic: &str,
+        t: usize,
         partition: i32,
         place: &RecordPlace,
     ) -> Result<bool, SourceError> {
-        let Some(state) = self.topics.get_mut(topic) else {
-            return Ok(true);
-        };
-        let fresh = state.tails.fresh(topic, partition, place)?;
+        let state = &mut self.topics[t];
+        let fresh = state.tails.fresh(&state.name, partition, place)?;
         if !fresh {
             self.stats.skipped += 1;
         }
         Ok(fresh)
     }
 
-    async fn partition_of(&mut self, topic: &str, key: &[u8]) -> Result<i32, KafkaError> {
-        if !self.topics.contains_key(topic) {
-            let partitions = self
-                .admin
-                .ensure_topic(
-                    topic,
-                    TopicSpec {
-                        partitions: 1,
-                        compacted: false,
-                    },
-                )
-                .await?;
-            let last = self.tail_reader.take(topic, partitions).await?;
-            self.topics.insert(
-                topic.to_string(),
-                TopicState {
+    /// The index of `topic` in `topics`; a topic not written before is
+    /// created if missing and its partition tails read.
+    async fn topic(&mut self, topic: &str) -> Result<usize, KafkaError> {
+        if let Some(t) = self.last_topic.filter(|&t| self.topics[t].name == topic) {
+            return Ok(t);
+        }
+        let t = match self.topic_ids.get(topic) {
+            Some(&t) => t,
+            None => {
+                let partitions = self
+                    .admin
+                    .ensure_topic(
+                        topic,
+                        TopicSpec {
+                            partitions: 1,
+                            compacted: false,
+                        },
+                    )
+                    .await?;
+                let last = self.tail_reader.take(topic, partitions).await?;
+                self.topics.push(TopicState {
+                    name: topic.to_string(),
                     events: Vec::new(),
                     partitions,
                     tails: PartitionTails::new(last),
-                },
-            );
-        }
-        let state = &self.topics[topic];
-        Ok(partition_for(key, state.partitions))
+                });
+                self.topic_ids
+                    .insert(topic.to_string(), self.topics.len() - 1);
+                self.topics.len() - 1
+            }
+        };
+        self.last_topic = Some(t);
+        Ok(t)
     }
 
+    /// Queues one record on partition `partition` of topic `t` (named
+    /// `topic`).
+    #[allow(clippy::too_many_arguments)]
     async fn send(
         &mut self,
+        t: usize,
         topic: &str,
         partition: i32,
         key: &[u8],
@@ -290,11 +307,7 @@ impl ChangeWriter {
         // An empty key is a null key: a truncate record, which also says how
         // many partitions received it (the sink waits for all of them).
         if key.is_empty() && marker.is_none() {
-            let n = self
-                .topics
-                .get(topic)
-                .map_or(1, |s| s.partitions)
-                .to_string();
+            let n = self.topics[t].partitions.to_string();
             headers = headers.insert(Header {
                 key: TRUNCATE_PARTITIONS_HEADER,
                 value: Some(n.as_bytes()),

@@ -57,11 +57,11 @@ impl ChangeWriter {
         let mut value = Vec::with_capacity(128);
         wire::write_header(&mut value, schema_id);
         encode::write_envelope(&mut value, table, event, now_ms())?;
-        self.partition_of(&topic, &[]).await?;
-        let partitions = self.topics.get(&topic).map_or(1, |s| s.partitions);
+        let t = self.topic(&topic).await?;
+        let partitions = self.topics[t].partitions;
         for partition in 0..partitions {
-            if self.fresh(&topic, partition, place)? {
-                self.send(&topic, partition, &[], Some(&value), place, None)
+            if self.fresh(t, partition, place)? {
+                self.send(t, &topic, partition, &[], Some(&value), place, None)
                     .await?;
             }
         }
@@ -87,10 +87,11 @@ impl ChangeWriter {
         let records = marker
             .to_records(crate::backfill::MAX_MARKER_BYTES)
             .map_err(SourceError::Marker)?;
-        self.partition_of(&topic, &[]).await?;
+        let t = self.topic(&topic).await?;
         for json in records {
-            if self.fresh(&topic, 0, place)? {
-                self.send(&topic, 0, &[], None, place, Some(&json)).await?;
+            if self.fresh(t, 0, place)? {
+                self.send(t, &topic, 0, &[], None, place, Some(&json))
+                    .await?;
             }
         }
         Ok(())
