@@ -140,16 +140,18 @@ impl SinkContext {
 /// group subscription refreshes its metadata. No group membership is
 /// involved, so no coordinator can leave the sink without partitions.
 ///
-/// The listing runs on a blocking thread through a client of its own: a
+/// The listing runs on a thread of its own through a client of its own: a
 /// busy broker can take seconds to answer, and on the sink's loop that
 /// wait held back every batch due meanwhile (and on the consumer's own
-/// connection the request queued behind its fetches).
+/// connection the request queued behind its fetches). A plain thread, not
+/// a runtime's blocking task: one still waiting for the broker does not
+/// hold up the process's exit.
 pub(super) struct OwnPartitions {
     name: String,
     lister: Arc<BaseConsumer>,
     held: BTreeSet<(String, i32)>,
     last_look: Option<Instant>,
-    look: Option<tokio::task::JoinHandle<KafkaResult<Vec<TablePartition>>>>,
+    look: Option<std::thread::JoinHandle<KafkaResult<Vec<TablePartition>>>>,
 }
 
 /// A table topic's name and one of its partitions.
@@ -180,17 +182,16 @@ impl OwnPartitions {
     /// next one. Never waits for the broker.
     pub(super) fn refresh(&mut self, consumer: &StreamConsumer<SinkContext>) {
         if let Some(look) = self.look.take_if(|l| l.is_finished()) {
-            match futures_util::FutureExt::now_or_never(look) {
-                Some(Ok(Ok(found))) => self.assign(consumer, found),
-                Some(Ok(Err(e))) => {
+            match look.join() {
+                Ok(Ok(found)) => self.assign(consumer, found),
+                Ok(Err(e)) => {
                     metrics().error("sink", "kafka");
                     tracing::warn!(error = %e, "cannot list the broker's topics; trying again");
                 }
-                Some(Err(e)) => {
+                Err(_) => {
                     metrics().error("sink", "kafka");
-                    tracing::warn!(error = %e, "the broker's topic listing failed; trying again");
+                    tracing::warn!("the broker's topic listing failed; trying again");
                 }
-                None => {}
             }
         }
         if self.look.is_some() || self.last_look.is_some_and(|t| t.elapsed() < LOOK_EVERY) {
@@ -198,15 +199,24 @@ impl OwnPartitions {
         }
         self.last_look = Some(Instant::now());
         let (lister, name) = (self.lister.clone(), self.name.clone());
-        self.look = Some(tokio::task::spawn_blocking(move || {
-            let metadata = lister.fetch_metadata(None, LOOK_TIMEOUT)?;
-            Ok(metadata
-                .topics()
-                .iter()
-                .filter(|t| t.error().is_none() && wire::is_table_topic(&name, t.name()))
-                .flat_map(|t| t.partitions().iter().map(|p| (t.name().to_owned(), p.id())))
-                .collect())
-        }));
+        let look = std::thread::Builder::new()
+            .name("topic listing".into())
+            .spawn(move || {
+                let metadata = lister.fetch_metadata(None, LOOK_TIMEOUT)?;
+                Ok(metadata
+                    .topics()
+                    .iter()
+                    .filter(|t| t.error().is_none() && wire::is_table_topic(&name, t.name()))
+                    .flat_map(|t| t.partitions().iter().map(|p| (t.name().to_owned(), p.id())))
+                    .collect())
+            });
+        match look {
+            Ok(look) => self.look = Some(look),
+            Err(e) => {
+                metrics().error("sink", "kafka");
+                tracing::warn!(error = %e, "cannot start listing the broker's topics; trying again");
+            }
+        }
     }
 
     fn assign(&mut self, consumer: &StreamConsumer<SinkContext>, found: Vec<TablePartition>) {
