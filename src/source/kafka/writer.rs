@@ -34,7 +34,9 @@ use crate::wire::{self, BACKFILL_HEADER, ORDER_HEADER, TRUNCATE_PARTITIONS_HEADE
 const DRAIN: Duration = Duration::from_secs(15);
 
 struct TopicState {
-    name: String,
+    /// Shared with each record's send, which holds it across the writer's
+    /// own mutable steps (room, refusals).
+    name: Arc<str>,
     /// `binlake_source_events_total` by operation code.
     events: Vec<(&'static str, prometheus::IntCounter)>,
     partitions: i32,
@@ -179,7 +181,7 @@ impl ChangeWriter {
         let t = self.topic(topic).await?;
         let partition = partition_for(key, self.topics[t].partitions);
         if self.fresh(t, partition, place)? {
-            self.send(t, topic, partition, key, Some(value), place, None)
+            self.send(t, partition, key, Some(value), place, None)
                 .await?;
             self.count_event(t, event);
         }
@@ -189,8 +191,7 @@ impl ChangeWriter {
                 ..place.clone()
             };
             if self.fresh(t, partition, &tombstone)? {
-                self.send(t, topic, partition, key, None, &tombstone, None)
-                    .await?;
+                self.send(t, partition, key, None, &tombstone, None).await?;
             }
         }
         Ok(())
@@ -233,7 +234,7 @@ impl ChangeWriter {
     /// The index of `topic` in `topics`; a topic not written before is
     /// created if missing and its partition tails read.
     async fn topic(&mut self, topic: &str) -> Result<usize, KafkaError> {
-        if let Some(t) = self.last_topic.filter(|&t| self.topics[t].name == topic) {
+        if let Some(t) = self.last_topic.filter(|&t| &*self.topics[t].name == topic) {
             return Ok(t);
         }
         let t = match self.topic_ids.get(topic) {
@@ -250,28 +251,25 @@ impl ChangeWriter {
                     )
                     .await?;
                 let last = self.tail_reader.take(topic, partitions).await?;
+                let t = self.topics.len();
                 self.topics.push(TopicState {
-                    name: topic.to_string(),
+                    name: topic.into(),
                     events: Vec::new(),
                     partitions,
                     tails: PartitionTails::new(last),
                 });
-                self.topic_ids
-                    .insert(topic.to_string(), self.topics.len() - 1);
-                self.topics.len() - 1
+                self.topic_ids.insert(topic.to_string(), t);
+                t
             }
         };
         self.last_topic = Some(t);
         Ok(t)
     }
 
-    /// Queues one record on partition `partition` of topic `t` (named
-    /// `topic`).
-    #[allow(clippy::too_many_arguments)]
+    /// Queues one record on partition `partition` of topic `t`.
     async fn send(
         &mut self,
         t: usize,
-        topic: &str,
         partition: i32,
         key: &[u8],
         value: Option<&[u8]>,
@@ -313,7 +311,8 @@ impl ChangeWriter {
                 value: Some(n.as_bytes()),
             });
         }
-        let mut record = BaseRecord::with_opaque_to(topic, Ack::Counted)
+        let topic = self.topics[t].name.clone();
+        let mut record = BaseRecord::with_opaque_to(&topic, Ack::Counted)
             .partition(partition)
             .headers(headers);
         if !key.is_empty() {

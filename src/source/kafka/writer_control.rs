@@ -61,7 +61,7 @@ impl ChangeWriter {
         let partitions = self.topics[t].partitions;
         for partition in 0..partitions {
             if self.fresh(t, partition, place)? {
-                self.send(t, &topic, partition, &[], Some(&value), place, None)
+                self.send(t, partition, &[], Some(&value), place, None)
                     .await?;
             }
         }
@@ -90,8 +90,7 @@ impl ChangeWriter {
         let t = self.topic(&topic).await?;
         for json in records {
             if self.fresh(t, 0, place)? {
-                self.send(t, &topic, 0, &[], None, place, Some(&json))
-                    .await?;
+                self.send(t, 0, &[], None, place, Some(&json)).await?;
             }
         }
         Ok(())
