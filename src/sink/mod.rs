@@ -6,6 +6,7 @@
 //! ([`truncate`]).
 
 mod batch;
+mod batch_clock;
 mod consumer;
 pub mod decode;
 pub mod defaults;

@@ -27,6 +27,7 @@ use crate::wire;
 
 pub use super::batch::FAILPOINT_ENV;
 use super::batch::{flush, Pending, TopicState};
+use super::batch_clock;
 use super::consumer::{subscribe, OwnPartitions, SinkContext};
 
 pub async fn run(
@@ -160,7 +161,7 @@ pub async fn run(
                     commits: 0,
                     history: ColumnHistory::default(),
                 });
-                state.note_arrival(msg.timestamp().to_millis(), sink.flush_interval);
+                batch_clock::note_arrival(&mut state.since, msg.timestamp().to_millis(), sink.flush_interval);
                 state.rewind_to(msg.partition(), msg.offset());
                 if record.is_some() {
                     state.rows += 1;
