@@ -146,6 +146,9 @@ async fn main() -> Result<()> {
     conn.query_drop(format!("CREATE DATABASE {db}")).await?;
     conn.query_drop(format!("CREATE TABLE {db}.t {COLUMNS}"))
         .await?;
+    // A fresh binlog file: a range the server rotates right after (its file
+    // full) ends at the next file's first event, which no COMMIT reaches.
+    conn.query_drop("FLUSH BINARY LOGS").await?;
 
     let dir = tempfile::tempdir()?;
     let file = write_config(
