@@ -40,7 +40,9 @@ use binlake::source::position::{compare_file_pos, Position};
 use binlake::source::stream::{ChangeStream, StreamItem};
 use futures_util::StreamExt;
 
-use common::{cpu_delta, cpu_seconds, env, peak_rss_mb, thread_cpu};
+use common::{
+    cpu_delta, cpu_seconds, env, fresh_binlog_file, master_position, peak_rss_mb, thread_cpu,
+};
 
 /// The source under test; killed if the bench fails before stopping it.
 struct SourceProcess(Child);
@@ -50,21 +52,6 @@ impl Drop for SourceProcess {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-async fn master_position(pool: &Pool) -> Result<Position> {
-    let mut conn = pool.get_conn().await?;
-    let row: mysql_async::Row = conn
-        .query_first("SHOW MASTER STATUS")
-        .await?
-        .context("binlog off")?;
-    let file: String = row.get(0).context("file")?;
-    let pos: u64 = row.get(1).context("pos")?;
-    Ok(Position {
-        file,
-        pos,
-        ..Position::default()
-    })
 }
 
 /// Reads the range `start..end` of the binlog: decoding only, or also
@@ -146,9 +133,7 @@ async fn main() -> Result<()> {
     conn.query_drop(format!("CREATE DATABASE {db}")).await?;
     conn.query_drop(format!("CREATE TABLE {db}.t {COLUMNS}"))
         .await?;
-    // A fresh binlog file: a range the server rotates right after (its file
-    // full) ends at the next file's first event, which no COMMIT reaches.
-    conn.query_drop("FLUSH BINARY LOGS").await?;
+    fresh_binlog_file(&mut conn).await?;
 
     let dir = tempfile::tempdir()?;
     let file = write_config(

@@ -31,10 +31,12 @@ use rdkafka::ClientConfig;
 use binlake::config::Connector;
 use binlake::source::binlog::{BinlogConnection, Flavour};
 use binlake::source::catalog::Catalog;
-use binlake::source::position::{compare_file_pos, Position};
+use binlake::source::position::compare_file_pos;
 use binlake::source::stream::{ChangeStream, StreamItem};
 
-use common::{cpu_delta, cpu_seconds, env, peak_rss_mb, thread_cpu};
+use common::{
+    cpu_delta, cpu_seconds, env, fresh_binlog_file, master_position, peak_rss_mb, thread_cpu,
+};
 
 /// The source under test; killed if the bench fails before stopping it.
 struct SourceProcess(Child);
@@ -60,21 +62,6 @@ fn high_watermark(brokers: &str, topic: &str) -> i64 {
         .unwrap_or(0)
 }
 
-async fn master_position(pool: &Pool) -> Result<Position> {
-    let mut conn = pool.get_conn().await?;
-    let row: mysql_async::Row = conn
-        .query_first("SHOW MASTER STATUS")
-        .await?
-        .context("binlog off")?;
-    let file: String = row.get(0).context("file")?;
-    let pos: u64 = row.get(1).context("pos")?;
-    Ok(Position {
-        file,
-        pos,
-        ..Position::default()
-    })
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
     let rows: u64 = env("BINLAKE_BENCH_ROWS", "1000000").parse()?;
@@ -95,9 +82,7 @@ async fn main() -> Result<()> {
          d DATETIME(6), e DOUBLE, f INT UNSIGNED, g TEXT, h DATE, i BIGINT)"
     ))
     .await?;
-    // A fresh binlog file: a range the server rotates right after (its file
-    // full) ends at the next file's first event, which no COMMIT reaches.
-    conn.query_drop("FLUSH BINARY LOGS").await?;
+    fresh_binlog_file(&mut conn).await?;
 
     let admin_opts = Opts::from_url(&admin_url)?;
     let password = admin_opts.pass().unwrap_or("").to_string();

@@ -1,9 +1,13 @@
-//! Measuring helpers the benches share: CPU time of this process and of
-//! each thread of another one, and peak RSS.
+//! Helpers the benches share: CPU time of this process and of each thread
+//! of another one, peak RSS, and the server's binlog position.
 
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+
+use anyhow::Context;
+use binlake::source::position::Position;
+use mysql_async::prelude::Queryable;
 
 pub fn env(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
@@ -90,4 +94,27 @@ pub fn cpu_delta(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>) 
     let total: f64 = parts.iter().map(|(_, v)| v).sum();
     let list: Vec<String> = parts.iter().map(|(k, v)| format!("{k} {v:.2} s")).collect();
     format!("{total:.2} CPU s ({})", list.join(", "))
+}
+
+/// The server's current binlog position.
+pub async fn master_position(pool: &mysql_async::Pool) -> anyhow::Result<Position> {
+    let mut conn = pool.get_conn().await?;
+    let row: mysql_async::Row = conn
+        .query_first("SHOW MASTER STATUS")
+        .await?
+        .context("binlog off")?;
+    let file: String = row.get(0).context("file")?;
+    let pos: u64 = row.get(1).context("pos")?;
+    Ok(Position {
+        file,
+        pos,
+        ..Position::default()
+    })
+}
+
+/// Starts a fresh binlog file: a range the server rotates right after (its
+/// file full) ends at the next file's first event, which no COMMIT reaches.
+pub async fn fresh_binlog_file(conn: &mut mysql_async::Conn) -> anyhow::Result<()> {
+    conn.query_drop("FLUSH BINARY LOGS").await?;
+    Ok(())
 }
