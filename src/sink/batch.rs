@@ -62,10 +62,15 @@ impl TopicState {
     /// committed offset: pending records from there on are replaced by the
     /// ones read again, so each partition's pending offsets keep rising.
     pub(super) fn rewind_to(&mut self, partition: i32, offset: i64) {
+        // Called per record: with rising offsets, the partition's newest
+        // pending record, found from the end, decides. A scan of the whole
+        // batch here made a batch's cost quadratic in its size.
         let rewound = self
             .pending
             .iter()
-            .any(|p| p.partition == partition && p.offset >= offset);
+            .rev()
+            .find(|p| p.partition == partition)
+            .is_some_and(|p| p.offset >= offset);
         if rewound {
             self.pending
                 .retain(|p| p.partition != partition || p.offset < offset);
