@@ -22,6 +22,7 @@ use crate::avro::RegistryClient;
 use crate::backfill::RepairMarker;
 use crate::clock::{now_ms, Backoff};
 use crate::config::{Connector, PartitionMode};
+use crate::event::Op;
 use crate::metrics::metrics;
 use crate::wire;
 
@@ -161,6 +162,13 @@ pub async fn run(
                     commits: 0,
                     history: ColumnHistory::default(),
                 });
+                // Headers are read only from truncates once decoded; the
+                // copy librdkafka makes of them is dropped from the rest, a
+                // large share of what a full batch holds.
+                let msg = match &record {
+                    Some(r) if r.op != Op::Truncate => msg.replace_headers(None),
+                    _ => msg,
+                };
                 batch_clock::note_arrival(&mut state.since, msg.timestamp().to_millis(), sink.flush_interval);
                 state.rewind_to(msg.partition(), msg.offset());
                 if record.is_some() {
