@@ -177,7 +177,15 @@ class Record:
 
 
 def topic_partitions(topic: str) -> Optional[int]:
-    md = AdminClient({"bootstrap.servers": BROKERS}).list_topics(topic=topic, timeout=10)
+    # Asked through a consumer: librdkafka's admin (a producer handle) asks
+    # for one topic with auto-creation allowed, and a broker that honours it
+    # (nisshi, Kafka with auto.create.topics.enable) would create the topic
+    # with its own default partitions before binlake creates it.
+    c = Consumer({"bootstrap.servers": BROKERS, "group.id": "binlake-test-metadata"})
+    try:
+        md = c.list_topics(topic=topic, timeout=10)
+    finally:
+        c.close()
     t = md.topics.get(topic)
     if t is None or t.error is not None or not t.partitions:
         return None
