@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what binlake's tests and demo need and is missing: MariaDB
 # (Debian package), the tansu Kafka-protocol broker (cargo, cached outside the
-# clone), the object stores the lake tests write to (moto's S3 server from
-# PyPI, Azurite from npm, cached outside the clone), and the Python libraries
+# clone) or, with BINLAKE_BROKER=nisshi, the nisshi broker and PostgreSQL,
+# the object stores the lake tests write to (moto's S3 server from PyPI,
+# Azurite from npm, cached outside the clone), and the Python libraries
 # the outside checks use (Delta readers: deltalake, DuckDB's delta extension,
 # polars). Safe to run again.
 set -euo pipefail
@@ -18,12 +19,34 @@ if ! command -v mariadbd >/dev/null || ! command -v mariadb >/dev/null || ! comm
     as_root systemctl disable --now mariadb >/dev/null 2>&1 || as_root service mariadb stop >/dev/null 2>&1 || true
 fi
 
-if [ ! -x "$TANSU_BIN" ]; then
+if [ "$BINLAKE_BROKER" = tansu ] && [ ! -x "$TANSU_BIN" ]; then
     # Only the sqlite engine is usable; --locked avoids a dependency that no
     # longer compiles (see FACTS.md).
     log "building the tansu broker (about 13 minutes on 2 cores, once)"
     cargo install tansu --version 0.6.0 --locked --features dynostore,libsql \
         --root "$BINLAKE_CACHE/tools" --quiet
+fi
+
+if [ "$BINLAKE_BROKER" = nisshi ]; then
+    if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v psql >/dev/null; then
+        log "installing PostgreSQL for nisshi (apt-get)"
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+        as_root systemctl disable --now postgresql >/dev/null 2>&1 || as_root service postgresql stop >/dev/null 2>&1 || true
+    fi
+    if [ ! -x "$NISSHI_BIN" ]; then
+        # nisshi 0.8.1's HTTP dependencies (rama 0.4) need rustc 1.96; use
+        # the nightly toolchain when the default one is older.
+        toolchain=()
+        if ! rustc --version | awk '{split($2, v, "."); exit !(v[1] > 1 || v[2] >= 96)}'; then
+            rustup run nightly rustc --version >/dev/null 2>&1 \
+                || die "nisshi needs rustc 1.96 or newer (or a nightly toolchain); the default is $(rustc --version)"
+            toolchain=(+nightly)
+        fi
+        log "building the nisshi broker (about 15 minutes on 2 cores, once)"
+        cargo "${toolchain[@]}" install nisshi --version 0.8.1 --locked \
+            --root "$BINLAKE_CACHE/tools" --quiet
+    fi
 fi
 
 if ! python3 -c 'import confluent_kafka, fastavro, deltalake, pymysql, pytest, authlib, httpx, cachetools, pymysqlreplication, mysql_mimic' 2>/dev/null; then

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts, stops or reports the local servers binlake's tests and demo use:
 #   mariadb   private MariaDB, binlog ROW / FULL image / FULL row metadata
-#   kafka     tansu (Kafka protocol, sqlite storage)
+#   kafka     tansu (Kafka protocol, sqlite storage), or with
+#             BINLAKE_BROKER=nisshi nisshi on a private PostgreSQL
 #   registry  binlake's embedded schema registry
 #   s3        moto's S3 server (conditional writes, as Delta commits need)
 #   azurite   Azurite's blob service (Azure Storage emulator)
@@ -110,6 +111,19 @@ stop_by_pidfile() {
 stop_mariadb() { stop_by_pidfile mariadb "$MYSQL_DIR/pid" 30; }
 
 start_kafka() {
+    case $BINLAKE_BROKER in
+        tansu) start_tansu ;;
+        nisshi) start_nisshi ;;
+        *) die "unknown BINLAKE_BROKER '$BINLAKE_BROKER' (tansu, nisshi)" ;;
+    esac
+}
+
+stop_kafka() {
+    stop_pidfile kafka
+    stop_kafka_postgres
+}
+
+start_tansu() {
     if pid_alive "$RUN_DIR/kafka.pid"; then log "kafka (tansu) already running on $BINLAKE_KAFKA_PORT"; return; fi
     [ -x "$TANSU_BIN" ] || die "tansu is not installed at $TANSU_BIN; run scripts/install.sh"
     ensure_port_free "$BINLAKE_KAFKA_PORT" "Kafka (BINLAKE_KAFKA_PORT)"
@@ -134,6 +148,67 @@ db.commit()
 PY
         sleep 0.5
     done
+    log "kafka ready"
+}
+
+KAFKA_PG_DIR=$BINLAKE_DATA/kafka/pg
+
+# PostgreSQL refuses to run as root: as root, its files and process belong
+# to the `postgres` account the Debian package creates.
+as_pg_user() {
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pg_bin() {
+    local dir
+    dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+    [ -n "$dir" ] || die "PostgreSQL is not installed; run BINLAKE_BROKER=nisshi scripts/install.sh"
+    echo "$dir/$1"
+}
+
+start_kafka_postgres() {
+    if as_pg_user "$(pg_bin pg_ctl)" -D "$KAFKA_PG_DIR" status >/dev/null 2>&1; then return; fi
+    if [ ! -f "$KAFKA_PG_DIR/PG_VERSION" ]; then
+        log "initialising PostgreSQL for nisshi in $KAFKA_PG_DIR"
+        mkdir -p "$KAFKA_PG_DIR"
+        [ "$(id -u)" = 0 ] && chown postgres "$KAFKA_PG_DIR"
+        as_pg_user "$(pg_bin initdb)" -D "$KAFKA_PG_DIR" -U postgres --auth=trust \
+            >"$LOG_DIR/kafka-pg-init.log" 2>&1 \
+            || die "initdb failed; see $LOG_DIR/kafka-pg-init.log"
+    fi
+    ensure_port_free "$BINLAKE_KAFKA_PG_PORT" "nisshi's PostgreSQL (BINLAKE_KAFKA_PG_PORT)"
+    log "starting PostgreSQL for nisshi on 127.0.0.1:$BINLAKE_KAFKA_PG_PORT"
+    # Its log lives in the data directory: the postgres account may not
+    # write to $LOG_DIR.
+    as_pg_user "$(pg_bin pg_ctl)" -D "$KAFKA_PG_DIR" -w -t 60 -l "$KAFKA_PG_DIR/server.log" \
+        -o "-p $BINLAKE_KAFKA_PG_PORT -c listen_addresses=127.0.0.1 -k $KAFKA_PG_DIR" start >/dev/null \
+        || die "PostgreSQL did not start; see $KAFKA_PG_DIR/server.log"
+    if ! psql -h 127.0.0.1 -p "$BINLAKE_KAFKA_PG_PORT" -U postgres -tAc \
+        "SELECT 1 FROM pg_database WHERE datname = 'nisshi'" | grep -q 1; then
+        psql -h 127.0.0.1 -p "$BINLAKE_KAFKA_PG_PORT" -U postgres -qc "CREATE DATABASE nisshi" \
+            || die "could not create nisshi's database"
+    fi
+}
+
+stop_kafka_postgres() {
+    [ -f "$KAFKA_PG_DIR/postmaster.pid" ] || return 0
+    log "stopping nisshi's PostgreSQL"
+    as_pg_user "$(pg_bin pg_ctl)" -D "$KAFKA_PG_DIR" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+start_nisshi() {
+    if pid_alive "$RUN_DIR/kafka.pid"; then log "kafka (nisshi) already running on $BINLAKE_KAFKA_PORT"; return; fi
+    [ -x "$NISSHI_BIN" ] || die "nisshi is not installed at $NISSHI_BIN; run BINLAKE_BROKER=nisshi scripts/install.sh"
+    ensure_port_free "$BINLAKE_KAFKA_PORT" "Kafka (BINLAKE_KAFKA_PORT)"
+    start_kafka_postgres
+    log "starting kafka (nisshi, PostgreSQL storage) on 127.0.0.1:$BINLAKE_KAFKA_PORT"
+    nohup "$NISSHI_BIN" broker \
+        --listener-url "tcp://127.0.0.1:$BINLAKE_KAFKA_PORT" \
+        --advertised-listener-url "tcp://127.0.0.1:$BINLAKE_KAFKA_PORT" \
+        --storage-engine "postgres://postgres@127.0.0.1:$BINLAKE_KAFKA_PG_PORT/nisshi" \
+        >"$LOG_DIR/kafka.log" 2>&1 &
+    echo $! >"$RUN_DIR/kafka.pid"
+    wait_port "$BINLAKE_KAFKA_PORT" kafka "$RUN_DIR/kafka.pid"
     log "kafka ready"
 }
 
@@ -202,7 +277,7 @@ case $action in
     start) for s in "${services[@]}"; do "start_$s"; done ;;
     stop)
         for s in "${services[@]}"; do
-            case $s in mariadb) stop_mariadb ;; *) stop_pidfile "$s" ;; esac
+            case $s in mariadb) stop_mariadb ;; kafka) stop_kafka ;; *) stop_pidfile "$s" ;; esac
         done ;;
     status) for s in "${services[@]}"; do status_of "$s"; done ;;
     *) die "usage: scripts/servers.sh start|stop|status [mariadb|kafka|registry|s3|azurite ...]" ;;
