@@ -362,7 +362,12 @@ def machine() -> list[tuple[str, str]]:
             mariadb = cur.fetchone()[0]
     except Exception as e:  # noqa: BLE001
         mariadb = f"n/a ({e})"
-    tansu_bin = os.environ.get("TANSU_BIN", str(pathlib.Path.home() / ".cache/binlake/tools/bin/tansu"))
+    if os.environ.get("BINLAKE_BROKER", "nisshi") == "tansu":
+        tools = os.environ.get("TANSU_BIN", str(pathlib.Path.home() / ".cache/binlake/tools/bin/tansu"))
+        storage = "sqlite storage"
+    else:
+        tools = os.environ.get("NISSHI_BIN", str(pathlib.Path.home() / ".cache/binlake/tools/bin/nisshi"))
+        storage = "PostgreSQL storage"
     commit = sh(["git", "rev-parse", "HEAD"])
     dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--"], cwd=ROOT).returncode
     if dirty == 1:
@@ -376,7 +381,7 @@ def machine() -> list[tuple[str, str]]:
         ("memory", f"{mem_kb / 2**20:.1f} GiB"),
         ("CPU", cpu),
         ("MariaDB", mariadb),
-        ("Kafka broker", f"{sh([tansu_bin, '--version'])} (sqlite storage)"),
+        ("Kafka broker", f"{sh([tools, '--version'])} ({storage})"),
         ("rustc", sh(["rustc", "--version"])),
         ("binlake commit", commit),
         ("python-mysql-replication", pyrepl),
@@ -758,8 +763,7 @@ def main() -> int:
         f"rows/s and the per-batch time on the large table ≤ {SINK_SCALING_TARGET:g}× that on the small one; "
         f"p99 freshness ≤ flush_interval + 1 s and no row lost; peak RSS ≤ {RSS_TARGET_MIB} MiB per process. "
         "Peak RSS is VmHWM: of the binlake process where one ran (reported by the bench), else of the bench "
-        "process itself (sampled by this script every 0.2 s). The Kafka-bound rows share one broker, tansu with "
-        "sqlite storage; its ceiling is the plain-producer rate in the comparison column. Freshness → Kafka "
+        "process itself (sampled by this script every 0.2 s). The Kafka-bound rows share one broker (above); its ceiling is the plain-producer rate in the comparison column. Freshness → Kafka "
         "is the record's CreateTime minus the time the writer's COMMIT returned; the server may send the event "
         "to binlake before that, so values near 0 ms are possible.",
     ]

@@ -9,9 +9,18 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$BINLAKE_CACHE/target}
 export BINLAKE_DATA=${BINLAKE_DATA:-$BINLAKE_ROOT/.data}
 export BINLAKE_BIN=${BINLAKE_BIN:-$CARGO_TARGET_DIR/debug/binlake}
 export TANSU_BIN=${TANSU_BIN:-$BINLAKE_CACHE/tools/bin/tansu}
+# The Kafka-protocol broker the tests, benches and demo run against:
+# nisshi 0.8.1 storing batches in a private PostgreSQL (the default; about
+# twice tansu's rate here, bench/README "nisshi instead of tansu"), or
+# tansu 0.6 with sqlite storage, its predecessor, for a machine whose Rust
+# cannot build nisshi (it needs rustc 1.96).
+export BINLAKE_BROKER=${BINLAKE_BROKER:-nisshi}
+export NISSHI_BIN=${NISSHI_BIN:-$BINLAKE_CACHE/tools/bin/nisshi}
 
 export BINLAKE_MYSQL_PORT=${BINLAKE_MYSQL_PORT:-3307}
 export BINLAKE_KAFKA_PORT=${BINLAKE_KAFKA_PORT:-9092}
+# nisshi's PostgreSQL (only with BINLAKE_BROKER=nisshi).
+export BINLAKE_KAFKA_PG_PORT=${BINLAKE_KAFKA_PG_PORT:-5433}
 export BINLAKE_REGISTRY_PORT=${BINLAKE_REGISTRY_PORT:-8081}
 # Object stores for the lake tests: moto's S3 server and Azurite's blob
 # service (the well-known devstoreaccount1 account).
