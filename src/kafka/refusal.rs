@@ -3,9 +3,9 @@
 //! is retried with a rebuilt writer.
 //!
 //! With `enable.gapless.guarantee` a batch the broker refuses for good turns
-//! the producer fatal, and the records after it fail as `Fatal` (or are
-//! refused at once by `produce`). The refusal is then read from the
-//! producer's fatal reason, which quotes the broker's error in librdkafka's
+//! the producer fatal, and the records after it fail as `Fatal`, are purged
+//! from its queue, or are refused at once by `produce`. The refusal is then
+//! read from the producer's fatal reason, which quotes the broker's error in librdkafka's
 //! own text for its code.
 
 use rdkafka::error::KafkaError as RdError;
@@ -29,16 +29,22 @@ pub fn delivery_error(
     fatal: Option<(RDKafkaErrorCode, String)>,
 ) -> KafkaError {
     let (code, detail, what) = match (e.rdkafka_error_code(), fatal) {
-        (
-            Some(RDKafkaErrorCode::Fatal | RDKafkaErrorCode::GaplessGuarantee),
-            Some((code, reason)),
-        ) => {
+        (Some(code), _) if PERMANENT.contains(&code) => (
+            Some(code),
+            e.to_string(),
+            format!("a record of {size} bytes"),
+        ),
+        // Once the producer is fatal, every record failing is its
+        // consequence, whatever its own code: the queued ones are purged
+        // (`PurgeQueue`), and their reports can come before the refused
+        // batch's own.
+        (_, Some((code, reason))) => {
             let refused = PERMANENT
                 .into_iter()
                 .find(|c| reason.contains(&librdkafka_text(*c)));
             (refused.or(Some(code)), reason, "a record".to_string())
         }
-        (code, _) => (code, e.to_string(), format!("a record of {size} bytes")),
+        (code, None) => (code, e.to_string(), format!("a record of {size} bytes")),
     };
     match code {
         Some(RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::InvalidRecord) => {
@@ -96,6 +102,25 @@ mod tests {
             }
             other => panic!("a refusal stops the source: {other}"),
         }
+    }
+
+    #[test]
+    fn a_purged_record_behind_a_refusal_names_the_setting_too() {
+        // A queued record purged when the producer turned fatal can be the
+        // first one reported (seen in a run of tests/it/kafka_refusal.rs).
+        let reason = "Local: Gap-less ordering would not be guaranteed if proceeding: ProduceRequest \
+                      for t [5] with 3209 message(s) failed: Broker: Message size too large (broker 1 \
+                      PID{Id:352080000,Epoch:0}, base seq 0): unable to satisfy gap-less guarantee";
+        let e = delivery_error(
+            "t".into(),
+            RdError::MessageProduction(RDKafkaErrorCode::PurgeQueue),
+            10,
+            Some((RDKafkaErrorCode::GaplessGuarantee, reason.into())),
+        );
+        assert!(
+            matches!(&e, KafkaError::Rejected { message, .. } if message.contains("message.max.bytes")),
+            "{e}"
+        );
     }
 
     #[test]
