@@ -14,6 +14,7 @@ use super::decode::SinkRecord;
 use super::defaults::ColumnHistory;
 use super::delta::{widen, TableError, TableTarget};
 use super::dlq::DeadLetters;
+use super::fit::SchemaFit;
 use super::offsets::OffsetCommits;
 use super::rows;
 use super::truncate;
@@ -30,8 +31,9 @@ pub const FAILPOINT_ENV: &str = "BINLAKE_FAILPOINT";
 pub(super) struct Pending {
     pub(super) partition: i32,
     pub(super) offset: i64,
-    /// Kept to send to the dead-letter topic should the table refuse it.
-    pub(super) message: OwnedMessage,
+    /// Kept to send to the dead-letter topic should the table refuse it;
+    /// `None` once its schema is known to fit the table ([`SchemaFit`]).
+    pub(super) message: Option<Box<OwnedMessage>>,
     /// `None`: a tombstone, which only advances the offset.
     pub(super) record: Option<SinkRecord>,
     /// A repairing backfill's marker (a record with no key and no value).
@@ -55,9 +57,43 @@ pub(super) struct TopicState {
     pub(super) commits: u64,
     /// Where each column first appeared, for records that lack it.
     pub(super) history: ColumnHistory,
+    /// The writer schemas known to fit the table.
+    pub(super) fit: SchemaFit,
 }
 
 impl TopicState {
+    pub(super) fn new(topic: &str) -> Self {
+        TopicState {
+            topic: topic.to_owned(),
+            target: None,
+            pending: Vec::new(),
+            rows: 0,
+            since: None,
+            newest_ts_ms: None,
+            table_label: topic.to_owned(),
+            key: Vec::new(),
+            last_vacuum: None,
+            applied: 0,
+            commits: 0,
+            history: ColumnHistory::default(),
+            fit: SchemaFit::default(),
+        }
+    }
+
+    /// Whether `record`'s schema fits the table, so that it need not keep
+    /// its Kafka message; opens the table on the first record.
+    pub(super) async fn fits(
+        &mut self,
+        sink: &SinkConfig,
+        record: &SinkRecord,
+    ) -> Result<bool, SinkError> {
+        open_target(sink, self, &record.db, &record.table).await?;
+        let table = self.target.as_ref().and_then(|t| t.schema());
+        Ok(self
+            .fit
+            .fits(&record.schema, table, sink.deletes == DeleteMode::Soft))
+    }
+
     /// A partition handed back after a rebalance is read again from its
     /// committed offset: pending records from there on are replaced by the
     /// ones read again, so each partition's pending offsets keep rising.
@@ -92,6 +128,34 @@ pub(super) async fn store_retry(topic: &str, attempt: u32, e: &TableError) {
     tokio::time::sleep(wait).await;
 }
 
+/// Opens the table of `state`'s topic, source table `db`.`table`, unless
+/// it is open.
+async fn open_target(
+    sink: &SinkConfig,
+    state: &mut TopicState,
+    db: &str,
+    table: &str,
+) -> Result<(), SinkError> {
+    if state.target.is_some() {
+        return Ok(());
+    }
+    let location = sink.table_uri_for(db, table);
+    state.table_label = format!("{db}.{table}");
+    let mut attempt = 0;
+    let target = loop {
+        attempt += 1;
+        match TableTarget::open_with(&location, &sink.storage).await {
+            Ok(t) => break t,
+            Err(e) if e.is_transient() && attempt < STORE_ATTEMPTS => {
+                store_retry(&state.topic, attempt, &e).await
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    state.target = Some(target);
+    Ok(())
+}
+
 pub(super) async fn flush(
     connector: &Connector,
     sink: &SinkConfig,
@@ -105,23 +169,10 @@ pub(super) async fn flush(
     }
     // The last offset consumed per partition, tombstones included.
     let mut last = last_offsets(&state.pending);
-    let first = state.pending.iter().find_map(|p| p.record.as_ref());
     if state.target.is_none() {
-        if let Some(r) = first {
-            let location = sink.table_uri_for(&r.db, &r.table);
-            state.table_label = format!("{}.{}", r.db, r.table);
-            let mut attempt = 0;
-            let target = loop {
-                attempt += 1;
-                match TableTarget::open_with(&location, &sink.storage).await {
-                    Ok(t) => break t,
-                    Err(e) if e.is_transient() && attempt < STORE_ATTEMPTS => {
-                        store_retry(&state.topic, attempt, &e).await
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            };
-            state.target = Some(target);
+        let first = state.pending.iter().find_map(|p| p.record.as_ref());
+        if let Some((db, table)) = first.map(|r| (r.db.clone(), r.table.clone())) {
+            open_target(sink, state, &db, &table).await?;
         }
     }
     let (held, truncate_at) = truncate_cut(connector, state).await?;
@@ -248,7 +299,14 @@ pub(super) async fn truncate_cut(
     let items: Vec<_> = state
         .pending
         .iter()
-        .map(|p| truncate::item(p.partition, p.offset, p.record.as_ref(), &p.message))
+        .map(|p| {
+            truncate::item(
+                p.partition,
+                p.offset,
+                p.record.as_ref(),
+                p.message.as_deref(),
+            )
+        })
         .collect();
     let cut = truncate::cut(&items);
     if let Some((id, missing)) = &cut.waiting {
@@ -272,10 +330,32 @@ pub(super) async fn refuse_incompatible(
     dlq: &DeadLetters,
     state: &mut TopicState,
 ) -> Result<(), SinkError> {
-    let Some(target) = state.target.as_ref() else {
+    let refused = refused_schemas(state)?;
+    if refused.is_empty() {
         return Ok(());
-    };
+    }
+    for p in &mut state.pending {
+        let reason = p.record.as_ref().and_then(|r| refused.get(&r.schema.id));
+        if let (Some(reason), Some(message)) = (reason, p.message.as_deref()) {
+            dlq.send(message, wire::DLQ_REASON_INCOMPATIBLE_SCHEMA, reason)
+                .await?;
+            // The offset still counts as consumed: it is in the dead-letter topic.
+            p.record = None;
+        }
+    }
+    state.rows = state.pending.iter().filter(|p| p.record.is_some()).count();
+    Ok(())
+}
+
+/// The schemas of pending records the table refuses, with the reason.
+/// Every such record must still hold its message: one that let it go had
+/// a schema that fit the table when it arrived, which only a change made
+/// outside binlake undoes; the sink then stops before sending anything.
+fn refused_schemas(state: &TopicState) -> Result<HashMap<u32, String>, SinkError> {
     let mut refused: HashMap<u32, String> = HashMap::new();
+    let Some(target) = state.target.as_ref() else {
+        return Ok(refused);
+    };
     let mut checked = std::collections::HashSet::new();
     for p in &state.pending {
         let Some(r) = &p.record else { continue };
@@ -292,20 +372,17 @@ pub(super) async fn refuse_incompatible(
             refused.insert(r.schema.id, e.to_string());
         }
     }
-    if refused.is_empty() {
-        return Ok(());
+    let let_go = state.pending.iter().find_map(|p| {
+        let r = p.record.as_ref().filter(|_| p.message.is_none())?;
+        refused.get(&r.schema.id)
+    });
+    if let Some(reason) = let_go {
+        return Err(SinkError::Refit(format!(
+            "{}: the Delta table no longer takes records it took when they were read ({reason}); it was changed outside binlake. Restart the sink: it reads them again from Kafka and sends those the table refuses to the dead-letter topic",
+            state.table_label
+        )));
     }
-    for p in &mut state.pending {
-        let reason = p.record.as_ref().and_then(|r| refused.get(&r.schema.id));
-        if let Some(reason) = reason {
-            dlq.send(&p.message, wire::DLQ_REASON_INCOMPATIBLE_SCHEMA, reason)
-                .await?;
-            // The offset still counts as consumed: it is in the dead-letter topic.
-            p.record = None;
-        }
-    }
-    state.rows = state.pending.iter().filter(|p| p.record.is_some()).count();
-    Ok(())
+    Ok(refused)
 }
 
 pub(super) async fn apply_once(
@@ -494,6 +571,9 @@ pub(super) async fn apply_once(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sink::decode::{ColumnSpec, RowSchema};
+    use apache_avro::types::Value as Avro;
+    use deltalake::arrow::datatypes::{DataType, Field, Schema as ArrowSchema};
     use rdkafka::Timestamp;
 
     fn pending(partition: i32, offset: i64) -> Pending {
@@ -509,7 +589,7 @@ mod tests {
         Pending {
             partition,
             offset,
-            message,
+            message: Some(Box::new(message)),
             record: None,
             marker: None,
         }
@@ -517,18 +597,73 @@ mod tests {
 
     fn state(pending: Vec<Pending>) -> TopicState {
         TopicState {
-            topic: "t".into(),
-            target: None,
             pending,
-            rows: 0,
-            since: None,
-            newest_ts_ms: None,
-            table_label: "t".into(),
-            key: Vec::new(),
-            last_vacuum: None,
-            applied: 0,
-            commits: 0,
-            history: ColumnHistory::default(),
+            ..TopicState::new("t")
+        }
+    }
+
+    fn record(schema: &Arc<RowSchema>) -> SinkRecord {
+        SinkRecord {
+            op: Op::Create,
+            schema: schema.clone(),
+            row: vec![Avro::Long(1), Avro::Int(2)],
+            key_fields: Arc::from(vec!["id".to_string()]),
+            ts_ms: 0,
+            pos: "f.000001:4".into(),
+            db: "d".into(),
+            table: "t".into(),
+        }
+    }
+
+    /// A record that let its message go cannot be dead-lettered: if the
+    /// table refuses it after all, the sink stops instead of skipping it.
+    #[tokio::test]
+    async fn a_refused_record_without_its_message_stops_the_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let loc = dir.path().join("t");
+        let mut target = TableTarget::open(loc.to_str().unwrap()).await.unwrap();
+        let table = Arc::new(ArrowSchema::new(vec![
+            Field::new("id", DataType::Int64, true),
+            Field::new("v", DataType::Utf8, true),
+        ]));
+        target.create(table, false).await.unwrap();
+        let columns = vec![
+            ColumnSpec {
+                name: "id".into(),
+                data_type: DataType::Int64,
+                default: None,
+            },
+            ColumnSpec {
+                name: "v".into(),
+                data_type: DataType::Int32,
+                default: None,
+            },
+        ];
+        let index = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.clone(), i))
+            .collect();
+        let schema = Arc::new(RowSchema {
+            id: 7,
+            columns,
+            index,
+        });
+
+        let mut kept = pending(0, 1);
+        kept.record = Some(record(&schema));
+        let mut s = state(vec![kept]);
+        s.target = Some(target);
+        let refused = refused_schemas(&s).unwrap();
+        assert!(refused[&7].contains("`v`"), "{refused:?}");
+
+        let mut let_go = pending(0, 2);
+        let_go.record = Some(record(&schema));
+        let_go.message = None;
+        s.pending.push(let_go);
+        match refused_schemas(&s) {
+            Err(SinkError::Refit(m)) => assert!(m.contains("changed outside binlake"), "{m}"),
+            other => panic!("expected a refit error, got {other:?}"),
         }
     }
 

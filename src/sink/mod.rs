@@ -12,6 +12,7 @@ pub mod decode;
 pub mod defaults;
 pub mod delta;
 pub mod dlq;
+mod fit;
 pub mod freshness;
 pub mod offsets;
 pub mod predicate;
@@ -31,6 +32,10 @@ pub enum SinkError {
     Table(#[from] delta::TableError),
     #[error("cannot lay out the batch as table rows: {0}")]
     Rows(#[from] rows::RowsError),
+    /// Records read while their schema fit the table no longer do: the
+    /// table was changed outside binlake. They are read again on restart.
+    #[error("{0}")]
+    Refit(String),
     #[error("stopped")]
     Stopped,
 }

@@ -12,7 +12,6 @@ use rdkafka::message::{Message, OwnedMessage};
 use tokio::sync::watch;
 
 use super::decode::{DecodeError, EnvelopeDecoder, SinkRecord};
-use super::defaults::ColumnHistory;
 use super::delta::TableError;
 use super::dlq::DeadLetters;
 use super::freshness::{FreshTables, HeartbeatWatch};
@@ -148,33 +147,24 @@ pub async fn run(
                         None
                     }
                 };
-                let state = topics.entry(topic.clone()).or_insert_with(|| TopicState {
-                    topic: topic.clone(),
-                    target: None,
-                    pending: Vec::new(),
-                    rows: 0,
-                    since: None,
-                    newest_ts_ms: None,
-                    table_label: topic.clone(),
-                    key: Vec::new(),
-                    last_vacuum: None,
-                    applied: 0,
-                    commits: 0,
-                    history: ColumnHistory::default(),
-                });
-                // Headers are read only from truncates once decoded; the
-                // copy librdkafka makes of them is dropped from the rest
-                // (about 30 MiB of a 100,000-record batch).
-                let msg = match &record {
-                    Some(r) if r.op != Op::Truncate => msg.replace_headers(None),
-                    _ => msg,
-                };
+                let state = topics.entry(topic.clone()).or_insert_with(|| TopicState::new(&topic));
+                let (partition, offset) = (msg.partition(), msg.offset());
                 batch_clock::note_arrival(&mut state.since, msg.timestamp().to_millis(), sink.flush_interval);
-                state.rewind_to(msg.partition(), msg.offset());
+                state.rewind_to(partition, offset);
+                // A change keeps its message only while the table might
+                // refuse its schema (for the dead-letter topic), and never
+                // its headers, which only truncates are read for; a
+                // tombstone or a backfill marker counts only as an offset.
+                let message = match &record {
+                    Some(r) if r.op == Op::Truncate => Some(msg),
+                    Some(r) if state.fits(&sink, r).await? => None,
+                    Some(_) => Some(msg.replace_headers(None)),
+                    None => None,
+                };
                 if record.is_some() {
                     state.rows += 1;
                 }
-                state.pending.push(Pending { partition: msg.partition(), offset: msg.offset(), message: msg, record, marker });
+                state.pending.push(Pending { partition, offset, message: message.map(Box::new), record, marker });
                 if state.rows >= sink.max_batch_rows {
                     flush(&connector, &sink, &mut offsets, &dlq, state).await?;
                     offsets.maybe_commit(&consumer);

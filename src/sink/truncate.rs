@@ -68,11 +68,12 @@ pub fn item(
     partition: i32,
     offset: i64,
     record: Option<&SinkRecord>,
-    message: &OwnedMessage,
+    message: Option<&OwnedMessage>,
 ) -> Item {
     let truncate = record.filter(|r| r.op == Op::Truncate).map(|r| {
+        // A truncate keeps its message (the runner drops only others').
         let partitions = message
-            .headers()
+            .and_then(|m| m.headers())
             .and_then(|h| {
                 h.iter()
                     .find(|h| h.key == TRUNCATE_PARTITIONS_HEADER)
