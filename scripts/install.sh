@@ -43,7 +43,7 @@ if [ "$BINLAKE_BROKER" = nisshi ]; then
                 || die "nisshi needs rustc 1.96 or newer (or a nightly toolchain); the default is $(rustc --version)"
             toolchain=(+nightly)
         fi
-        log "building the nisshi broker (about 15 minutes on 2 cores, once)"
+        log "building the nisshi broker (15–30 minutes on 2 cores, once)"
         cargo "${toolchain[@]}" install nisshi --version 0.8.1 --locked \
             --root "$BINLAKE_CACHE/tools" --quiet
     fi
