@@ -362,13 +362,7 @@ fn refused_schemas(state: &TopicState) -> Result<HashMap<u32, String>, SinkError
         if !checked.insert(r.schema.id) {
             continue;
         }
-        let cols: Vec<_> = r
-            .schema
-            .columns
-            .iter()
-            .map(|c| (c.name.clone(), c.data_type.clone()))
-            .collect();
-        if let Err(e @ TableError::Incompatible { .. }) = target.evolve(&cols) {
+        if let Err(e @ TableError::Incompatible { .. }) = target.evolve(&r.schema.column_types()) {
             refused.insert(r.schema.id, e.to_string());
         }
     }

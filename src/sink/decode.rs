@@ -75,6 +75,17 @@ pub struct RowSchema {
     pub index: HashMap<String, usize>,
 }
 
+impl RowSchema {
+    /// Each column's name and Arrow type, as the table's schema is
+    /// evolved by ([`super::delta::evolve_schema`]).
+    pub fn column_types(&self) -> Vec<(String, DataType)> {
+        self.columns
+            .iter()
+            .map(|c| (c.name.clone(), c.data_type.clone()))
+            .collect()
+    }
+}
+
 /// The change a record carries. A delete's row is its before image.
 #[derive(Debug)]
 pub struct SinkRecord {

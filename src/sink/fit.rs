@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use deltalake::arrow::datatypes::{DataType, SchemaRef};
+use deltalake::arrow::datatypes::SchemaRef;
 
 use super::decode::RowSchema;
 use super::delta::evolve_schema;
@@ -40,7 +40,7 @@ impl SchemaFit {
             return false;
         }
         let fits = match table.or(self.planned.as_ref()) {
-            Some(current) => match evolve_schema(current, "", &columns(schema)) {
+            Some(current) => match evolve_schema(current, "", &schema.column_types()) {
                 Ok(next) => {
                     if table.is_none() {
                         if let Some(next) = next {
@@ -65,18 +65,11 @@ impl SchemaFit {
     }
 }
 
-fn columns(schema: &RowSchema) -> Vec<(String, DataType)> {
-    schema
-        .columns
-        .iter()
-        .map(|c| (c.name.clone(), c.data_type.clone()))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::sink::decode::ColumnSpec;
+    use deltalake::arrow::datatypes::DataType;
     use std::collections::HashMap;
 
     fn schema(id: u32, cols: &[(&str, DataType)]) -> RowSchema {
