@@ -14,7 +14,7 @@ use super::decode::SinkRecord;
 use super::defaults::ColumnHistory;
 use super::delta::{widen, TableError, TableTarget};
 use super::dlq::DeadLetters;
-use super::fit::SchemaFit;
+use super::fit::{self, SchemaFit};
 use super::offsets::OffsetCommits;
 use super::rows;
 use super::truncate;
@@ -179,7 +179,7 @@ pub(super) async fn flush(
     if !held.is_empty() || truncate_at.is_some() {
         last = last_offsets(&state.pending);
     }
-    refuse_incompatible(dlq, state).await?;
+    fit::refuse_incompatible(dlq, state).await?;
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -322,61 +322,6 @@ pub(super) async fn truncate_cut(
         tracing::info!(topic = %state.topic, partitions = at.len(), "TRUNCATE reached on every partition: emptying the table");
     }
     Ok((held.into_iter().map(|(_, p)| p).collect(), cut.truncate_at))
-}
-
-/// Records whose schema the table cannot take (a column's type changed)
-/// go to the dead-letter topic; the rest of the batch is applied.
-pub(super) async fn refuse_incompatible(
-    dlq: &DeadLetters,
-    state: &mut TopicState,
-) -> Result<(), SinkError> {
-    let refused = refused_schemas(state)?;
-    if refused.is_empty() {
-        return Ok(());
-    }
-    for p in &mut state.pending {
-        let reason = p.record.as_ref().and_then(|r| refused.get(&r.schema.id));
-        if let (Some(reason), Some(message)) = (reason, p.message.as_deref()) {
-            dlq.send(message, wire::DLQ_REASON_INCOMPATIBLE_SCHEMA, reason)
-                .await?;
-            // The offset still counts as consumed: it is in the dead-letter topic.
-            p.record = None;
-        }
-    }
-    state.rows = state.pending.iter().filter(|p| p.record.is_some()).count();
-    Ok(())
-}
-
-/// The schemas of pending records the table refuses, with the reason.
-/// Every such record must still hold its message: one that let it go had
-/// a schema that fit the table when it arrived, which only a change made
-/// outside binlake undoes; the sink then stops before sending anything.
-fn refused_schemas(state: &TopicState) -> Result<HashMap<u32, String>, SinkError> {
-    let mut refused: HashMap<u32, String> = HashMap::new();
-    let Some(target) = state.target.as_ref() else {
-        return Ok(refused);
-    };
-    let mut checked = std::collections::HashSet::new();
-    for p in &state.pending {
-        let Some(r) = &p.record else { continue };
-        if !checked.insert(r.schema.id) {
-            continue;
-        }
-        if let Err(e @ TableError::Incompatible { .. }) = target.evolve(&r.schema.column_types()) {
-            refused.insert(r.schema.id, e.to_string());
-        }
-    }
-    let let_go = state.pending.iter().find_map(|p| {
-        let r = p.record.as_ref().filter(|_| p.message.is_none())?;
-        refused.get(&r.schema.id)
-    });
-    if let Some(reason) = let_go {
-        return Err(SinkError::Refit(format!(
-            "{}: the Delta table no longer takes records it took when they were read ({reason}); it was changed outside binlake. Restart the sink: it reads them again from Kafka and sends those the table refuses to the dead-letter topic",
-            state.table_label
-        )));
-    }
-    Ok(refused)
 }
 
 pub(super) async fn apply_once(
@@ -565,9 +510,6 @@ pub(super) async fn apply_once(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sink::decode::{ColumnSpec, RowSchema};
-    use apache_avro::types::Value as Avro;
-    use deltalake::arrow::datatypes::{DataType, Field, Schema as ArrowSchema};
     use rdkafka::Timestamp;
 
     fn pending(partition: i32, offset: i64) -> Pending {
@@ -593,71 +535,6 @@ mod tests {
         TopicState {
             pending,
             ..TopicState::new("t")
-        }
-    }
-
-    fn record(schema: &Arc<RowSchema>) -> SinkRecord {
-        SinkRecord {
-            op: Op::Create,
-            schema: schema.clone(),
-            row: vec![Avro::Long(1), Avro::Int(2)],
-            key_fields: Arc::from(vec!["id".to_string()]),
-            ts_ms: 0,
-            pos: "f.000001:4".into(),
-            db: "d".into(),
-            table: "t".into(),
-        }
-    }
-
-    /// A record that let its message go cannot be dead-lettered: if the
-    /// table refuses it after all, the sink stops instead of skipping it.
-    #[tokio::test]
-    async fn a_refused_record_without_its_message_stops_the_flush() {
-        let dir = tempfile::tempdir().unwrap();
-        let loc = dir.path().join("t");
-        let mut target = TableTarget::open(loc.to_str().unwrap()).await.unwrap();
-        let table = Arc::new(ArrowSchema::new(vec![
-            Field::new("id", DataType::Int64, true),
-            Field::new("v", DataType::Utf8, true),
-        ]));
-        target.create(table, false).await.unwrap();
-        let columns = vec![
-            ColumnSpec {
-                name: "id".into(),
-                data_type: DataType::Int64,
-                default: None,
-            },
-            ColumnSpec {
-                name: "v".into(),
-                data_type: DataType::Int32,
-                default: None,
-            },
-        ];
-        let index = columns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.name.clone(), i))
-            .collect();
-        let schema = Arc::new(RowSchema {
-            id: 7,
-            columns,
-            index,
-        });
-
-        let mut kept = pending(0, 1);
-        kept.record = Some(record(&schema));
-        let mut s = state(vec![kept]);
-        s.target = Some(target);
-        let refused = refused_schemas(&s).unwrap();
-        assert!(refused[&7].contains("`v`"), "{refused:?}");
-
-        let mut let_go = pending(0, 2);
-        let_go.record = Some(record(&schema));
-        let_go.message = None;
-        s.pending.push(let_go);
-        match refused_schemas(&s) {
-            Err(SinkError::Refit(m)) => assert!(m.contains("changed outside binlake"), "{m}"),
-            other => panic!("expected a refit error, got {other:?}"),
         }
     }
 

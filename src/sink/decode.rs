@@ -77,7 +77,7 @@ pub struct RowSchema {
 
 impl RowSchema {
     /// Each column's name and Arrow type, as the table's schema is
-    /// evolved by ([`super::delta::evolve_schema`]).
+    /// evolved by ([`super::delta::widen::evolve_schema`]).
     pub fn column_types(&self) -> Vec<(String, DataType)> {
         self.columns
             .iter()

@@ -366,7 +366,7 @@ impl TableTarget {
         incoming: &[(String, deltalake::arrow::datatypes::DataType)],
     ) -> Result<Option<SchemaRef>, TableError> {
         match &self.schema {
-            Some(current) => evolve_schema(current, self.uri.as_str(), incoming),
+            Some(current) => widen::evolve_schema(current, self.uri.as_str(), incoming),
             None => Ok(None),
         }
     }
@@ -545,48 +545,6 @@ pub fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, A
         })
         .collect::<Result<Vec<_>, _>>()?;
     RecordBatch::try_new(schema.clone(), cols)
-}
-
-/// `current` extended by the columns of `incoming` it lacks, with widened
-/// types ([`widen`]); `None` when nothing changes. A column whose type
-/// neither equals nor widens the table's is [`TableError::Incompatible`].
-pub fn evolve_schema(
-    current: &SchemaRef,
-    uri: &str,
-    incoming: &[(String, deltalake::arrow::datatypes::DataType)],
-) -> Result<Option<SchemaRef>, TableError> {
-    let mut fields: Vec<_> = current.fields().iter().cloned().collect();
-    let mut added = false;
-    for (name, ty) in incoming {
-        match current.field_with_name(name) {
-            // Narrower values (written before a widening) fit as they are.
-            Ok(f) if f.data_type() == ty || widen::widens(ty, f.data_type()) => {}
-            // A widened column: the table is rewritten with it (see widen).
-            Ok(f) if widen::widens(f.data_type(), ty) => {
-                added = true;
-                if let Some(slot) = fields.iter_mut().find(|x| x.name() == name) {
-                    *slot = Arc::new(f.as_ref().clone().with_data_type(ty.clone()));
-                }
-            }
-            Ok(f) => {
-                return Err(TableError::Incompatible {
-                    uri: uri.to_string(),
-                    column: name.clone(),
-                    table_type: f.data_type().to_string(),
-                    change_type: ty.to_string(),
-                })
-            }
-            Err(_) => {
-                added = true;
-                fields.push(Arc::new(deltalake::arrow::datatypes::Field::new(
-                    name,
-                    ty.clone(),
-                    true,
-                )));
-            }
-        }
-    }
-    Ok(added.then(|| Arc::new(ArrowSchema::new(fields))))
 }
 
 #[cfg(test)]

@@ -7,10 +7,13 @@
 //! wider types. Its cost is that of reading and writing the whole table
 //! once, at the first change after the ALTER; narrower values arriving
 //! later (records written before the ALTER) are widened as they are laid out.
+//! Which incoming columns add, widen or are refused is [`evolve_schema`].
 
 use deltalake::arrow::array::{ArrayRef, UInt32Array};
 use deltalake::arrow::compute::{concat_batches, take};
-use deltalake::arrow::datatypes::{DataType, SchemaRef};
+use std::sync::Arc;
+
+use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use deltalake::arrow::error::ArrowError;
 use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::kernel::transaction::CommitProperties;
@@ -20,6 +23,44 @@ use deltalake::DeltaTableError;
 
 use super::{remove_of, TableError, TableTarget};
 use crate::clock::now_ms;
+
+/// `current` extended by the columns of `incoming` it lacks, with widened
+/// types ([`widens`]); `None` when nothing changes. A column whose type
+/// neither equals nor widens the table's is [`TableError::Incompatible`].
+pub fn evolve_schema(
+    current: &SchemaRef,
+    uri: &str,
+    incoming: &[(String, DataType)],
+) -> Result<Option<SchemaRef>, TableError> {
+    let mut fields: Vec<_> = current.fields().iter().cloned().collect();
+    let mut added = false;
+    for (name, ty) in incoming {
+        match current.field_with_name(name) {
+            // Narrower values (written before a widening) fit as they are.
+            Ok(f) if f.data_type() == ty || widens(ty, f.data_type()) => {}
+            // A widened column: the table is rewritten with it (see widen).
+            Ok(f) if widens(f.data_type(), ty) => {
+                added = true;
+                if let Some(slot) = fields.iter_mut().find(|x| x.name() == name) {
+                    *slot = Arc::new(f.as_ref().clone().with_data_type(ty.clone()));
+                }
+            }
+            Ok(f) => {
+                return Err(TableError::Incompatible {
+                    uri: uri.to_string(),
+                    column: name.clone(),
+                    table_type: f.data_type().to_string(),
+                    change_type: ty.to_string(),
+                })
+            }
+            Err(_) => {
+                added = true;
+                fields.push(Arc::new(Field::new(name, ty.clone(), true)));
+            }
+        }
+    }
+    Ok(added.then(|| Arc::new(Schema::new(fields))))
+}
 
 /// Whether every value of `from` is exactly a value of `to`.
 pub fn widens(from: &DataType, to: &DataType) -> bool {
