@@ -311,6 +311,94 @@ async fn compaction_runs_in_bounded_shares_and_sorts_by_key() {
     assert_eq!(fresh.file_count(), t.file_count());
 }
 
+/// Files another writer appended, in no key order, are merged with
+/// binlake's own key-ordered ones (which compaction reads as streams,
+/// here in chunks of a few rows): the content stays, the output is sorted.
+#[tokio::test]
+async fn compaction_merges_files_of_another_writer_in_no_key_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t");
+    let mut t = TableTarget::open(path.to_str().unwrap()).await.unwrap();
+    // No deletion vectors: the other writer (Python `deltalake`) appends.
+    t.create(schema(false), false).await.unwrap();
+    let mut model = Model::new();
+    // Four files of 25 rows from the other writer, ids shuffled; file f
+    // holds ids 1000*f + (7*j mod 25).
+    let script = r#"
+import sys
+import pyarrow as pa
+from deltalake import write_deltalake
+for f in range(4):
+    ids = [1000 * f + (7 * j) % 25 for j in range(25)]
+    t = pa.table({"id": pa.array(ids, pa.int64()),
+                  "name": pa.array([f"p{i}" for i in ids], pa.string())})
+    write_deltalake(sys.argv[1], t, mode="append")
+"#;
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&path)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "python deltalake append failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in 0..4i64 {
+        for j in 0..25i64 {
+            let id = 1000 * f + (7 * j) % 25;
+            model.insert(id, (format!("p{id}"), None));
+        }
+    }
+    let mut t = TableTarget::open(path.to_str().unwrap()).await.unwrap();
+    t.set_compaction_rows(120);
+    // Five binlake batches of 20 rows interleaving the same key range; the
+    // first also updates and deletes rows of the other writer's files
+    // (which are rewritten without them, still in no key order).
+    for b in 0..5i64 {
+        let mut ch: Vec<(i64, Option<&str>)> =
+            (0..20).map(|j| (500 + 5 * j + b, Some("own"))).collect();
+        if b == 0 {
+            ch.extend([(3, Some("upd")), (1007, None), (2024, None)]);
+        }
+        let (batch, d) = batch(&schema(false), &ch, None);
+        t.apply(&key(), &batch, &d, vec![Transaction::new("o-t-0", b)], None)
+            .await
+            .unwrap();
+        apply_model(&mut model, &ch, None);
+    }
+    assert_eq!(t.file_count(), 9);
+    assert!(t.needs_compaction());
+    t.compact(&key()).await.unwrap().expect("compacted");
+    assert_eq!(t.live_rows() as usize, model.len());
+    assert_eq!(read_with_python(&path), expected(&model));
+    let ids: Vec<i64> = t
+        .scan()
+        .await
+        .unwrap()
+        .iter()
+        .rev()
+        .take(1)
+        .flat_map(|b| {
+            let c = b.column_by_name("id").unwrap();
+            c.as_any()
+                .downcast_ref::<Int64Array>()
+                .unwrap()
+                .values()
+                .to_vec()
+        })
+        .collect();
+    assert!(
+        ids.len() > 1 && ids.windows(2).all(|w| w[0] < w[1]),
+        "the newest compacted file is sorted by key: {ids:?}"
+    );
+    // A fresh process reads the same table.
+    let fresh = TableTarget::open(path.to_str().unwrap()).await.unwrap();
+    assert_eq!(fresh.live_rows() as usize, model.len());
+    assert_eq!(fresh.file_count(), t.file_count());
+}
+
 #[tokio::test]
 async fn a_commit_with_only_offsets_advances_the_version() {
     let dir = tempfile::tempdir().unwrap();

@@ -168,6 +168,17 @@ impl FileKeys {
             .map(move |i| (self.key(i), self.rows[i]))
     }
 
+    /// The `i`-th key in key order and its row position.
+    pub fn entry(&self, i: usize) -> (&[u8], u32) {
+        (self.key(i), self.rows[i])
+    }
+
+    /// Whether the file's rows are in key order: the `i`-th key is row `i`
+    /// (so compaction can read the file as a stream).
+    pub fn in_row_order(&self) -> bool {
+        self.rows.iter().enumerate().all(|(i, &r)| r as usize == i)
+    }
+
     pub fn heap_bytes(&self) -> usize {
         self.data.capacity() + 4 * (self.ends.capacity() + self.rows.capacity())
     }
@@ -228,6 +239,19 @@ mod tests {
         assert_eq!(keys.find(p.row(1).as_ref()).collect::<Vec<_>>(), vec![5]);
         assert_eq!(keys.find(p.row(2).as_ref()).collect::<Vec<_>>(), vec![4]);
         assert_eq!(keys.len(), 7);
+        assert!(!keys.in_row_order());
+        assert_eq!(keys.entry(0), (lo.row(0).as_ref(), 1));
+    }
+
+    #[test]
+    fn a_file_written_in_key_order_is_in_row_order() {
+        let enc = KeyEncoder::new(vec!["id".into()], vec![DataType::Int64]).unwrap();
+        let mut keys = FileKeys::default();
+        keys.append(&enc.encode(&batch(&[1, 5], &["", ""])).unwrap(), 0);
+        keys.append(&enc.encode(&batch(&[7, 9], &["", ""])).unwrap(), 2);
+        assert!(keys.in_row_order());
+        keys.append(&enc.encode(&batch(&[8], &[""])).unwrap(), 4);
+        assert!(!keys.in_row_order(), "row 4 sorts before row 3");
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod dv;
 mod error;
 pub mod files;
 pub mod keys;
+mod merge;
 pub mod probe;
 pub mod progress;
 mod repair;

@@ -1,14 +1,10 @@
 //! A table's upkeep between batches: compaction of small and mostly
 //! deleted files (VACUUM is in `vacuum`).
 
-use deltalake::arrow::compute::interleave_record_batch;
-use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::kernel::Action;
 use deltalake::protocol::DeltaOperation;
 
-use super::files::FileBuilder;
-use super::keys::FileKeys;
 use super::{remove_of, LiveFile, TableError, TableTarget};
 use crate::clock::now_ms;
 
@@ -16,8 +12,6 @@ use crate::clock::now_ms;
 pub const SMALL_FILE_ROWS: u64 = 256 * 1024;
 /// Rows per file written by compaction.
 pub const TARGET_FILE_ROWS: usize = 1024 * 1024;
-/// Rows gathered into one Arrow batch while a compaction writes a file.
-const WRITE_SLICE_ROWS: usize = 64 * 1024;
 
 impl TableTarget {
     /// Whether [`compact`](Self::compact) has work: eight small files, or a
@@ -36,10 +30,10 @@ impl TableTarget {
     /// [`TARGET_FILE_ROWS`] (see `set_compaction_rows`) sorted by key,
     /// without changing the data (`dataChange: false`).
     ///
-    /// Memory is bounded by the rows read: files are taken until their
-    /// live rows reach one output file's worth (the rest wait for the next
-    /// run), held once as read, and the output is streamed from them in key
-    /// order a slice at a time, never concatenated or sorted as a copy.
+    /// Files are taken until their live rows reach one output file's worth
+    /// (the rest wait for the next run) and merged by key (see `merge`):
+    /// files in key order are read as streams, so memory follows the
+    /// number of files and the output's compressed size, not the rows.
     pub async fn compact(&mut self, key: &[String]) -> Result<Option<i64>, TableError> {
         let Some(state) = self.state.clone() else {
             return Ok(None);
@@ -52,55 +46,12 @@ impl TableTarget {
             return Ok(None);
         }
         self.ensure_index(key).await?;
-        let mut parts = Vec::new();
-        for &i in &chosen {
-            parts.extend(self.live_rows_of(i, &schema).await?);
-        }
-        let enc = self.keys.as_ref().expect("index built");
-        let keys = parts
-            .iter()
-            .map(|p| enc.encode(p))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut order: Vec<(u32, u32)> = keys
-            .iter()
-            .enumerate()
-            .flat_map(|(p, k)| (0..k.num_rows() as u32).map(move |r| (p as u32, r)))
-            .collect();
-        let key_of = |&(p, r): &(u32, u32)| keys[p as usize].row(r as usize);
-        order.sort_unstable_by(|a, b| key_of(a).cmp(&key_of(b)));
-
         let now = now_ms();
         let mut actions: Vec<Action> = chosen
             .iter()
             .map(|&i| Action::Remove(remove_of(&self.files[i].add, false, now)))
             .collect();
-        let sources: Vec<&RecordBatch> = parts.iter().collect();
-        let mut written = Vec::new();
-        // Equal shares, so a run over the file size leaves no small tail.
-        let files = order.len().div_ceil(self.compact_rows).max(1);
-        let per_file = order.len().div_ceil(files).max(1);
-        for file_rows in order.chunks(per_file) {
-            let mut out = FileBuilder::new(schema.clone())?;
-            let mut file_keys = FileKeys::default();
-            for slice in file_rows.chunks(WRITE_SLICE_ROWS) {
-                let idx: Vec<(usize, usize)> = slice
-                    .iter()
-                    .map(|&(p, r)| (p as usize, r as usize))
-                    .collect();
-                // The output's index comes from the sort's keys, in order.
-                for (n, at) in slice.iter().enumerate() {
-                    file_keys.push_in_order(key_of(at).as_ref(), (out.rows() + n) as u32);
-                }
-                out.write(&interleave_record_batch(&sources, &idx)?)?;
-            }
-            let rows = out.rows() as u64;
-            let add = self.put_data_file(out, false).await?;
-            actions.push(Action::Add(add.clone()));
-            written.push(LiveFile::indexed(add, rows, file_keys));
-        }
-        drop(sources);
-        drop(parts);
-        drop(keys);
+        let written = self.merge_files(&chosen, &schema, &mut actions).await?;
         let op = DeltaOperation::Optimize {
             predicate: None,
             target_size: self.compact_rows as i64,
