@@ -3,7 +3,10 @@
 //!
 //! Data files never change once written, so a file's index is built once,
 //! when the file is first seen, and probed for every later batch. An index
-//! costs about (key bytes + 8) bytes per row: 17 bytes for a BIGINT key.
+//! costs the key bytes per row (9 for a BIGINT key) for a file in key order
+//! with keys of one length, the usual case: binlake writes every file in
+//! key order, and integer and date keys have one length. Keys of varying
+//! length add 4 bytes per row, a file in no key order another 4.
 
 use deltalake::arrow::array::ArrayRef;
 use deltalake::arrow::compute::cast;
@@ -56,8 +59,13 @@ impl KeyEncoder {
 #[derive(Debug, Default)]
 pub struct FileKeys {
     data: Vec<u8>,
-    ends: Vec<u32>,
-    rows: Vec<u32>,
+    len: usize,
+    /// The length of every key while all have one (`ends` is `None`).
+    width: usize,
+    /// Where each key ends in `data`, once keys differ in length.
+    ends: Option<Vec<u32>>,
+    /// Each key's row position, once the `i`-th key is not row `i`.
+    rows: Option<Vec<u32>>,
 }
 
 impl FileKeys {
@@ -80,11 +88,11 @@ impl FileKeys {
         let mut new = FileKeys::default();
         // Merge with what is there so the whole stays sorted.
         let (mut i, mut j) = (0usize, 0usize);
-        while i < self.rows.len() || j < order.len() {
+        while i < self.len || j < order.len() {
             let take_old = j >= order.len()
-                || (i < self.rows.len() && self.key(i) <= rows.row(order[j] as usize).as_ref());
+                || (i < self.len && self.key(i) <= rows.row(order[j] as usize).as_ref());
             if take_old {
-                new.push(self.key(i), self.rows[i]);
+                new.push(self.key(i), self.row(i));
                 i += 1;
             } else {
                 let r = order[j];
@@ -103,22 +111,60 @@ impl FileKeys {
     }
 
     fn push(&mut self, key: &[u8], row: u32) {
+        if self.len == 0 {
+            self.width = key.len();
+        } else if self.ends.is_none() && key.len() != self.width {
+            let w = self.width;
+            self.ends = Some((1..=self.len).map(|i| (i * w) as u32).collect());
+        }
         self.data.extend_from_slice(key);
-        self.ends.push(self.data.len() as u32);
-        self.rows.push(row);
+        if let Some(ends) = &mut self.ends {
+            ends.push(self.data.len() as u32);
+        }
+        match &mut self.rows {
+            Some(rows) => rows.push(row),
+            None if row as usize == self.len => {}
+            None => {
+                let mut rows: Vec<u32> = (0..self.len as u32).collect();
+                rows.push(row);
+                self.rows = Some(rows);
+            }
+        }
+        self.len += 1;
     }
 
     fn key(&self, i: usize) -> &[u8] {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        &self.data[start..self.ends[i] as usize]
+        match &self.ends {
+            None => &self.data[i * self.width..(i + 1) * self.width],
+            Some(ends) => {
+                let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+                &self.data[start..ends[i] as usize]
+            }
+        }
+    }
+
+    fn row(&self, i: usize) -> u32 {
+        self.rows.as_ref().map_or(i as u32, |r| r[i])
     }
 
     pub fn len(&self) -> usize {
-        self.rows.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.len == 0
+    }
+
+    /// Gives back what the vectors reserved beyond their length, once the
+    /// file is indexed.
+    pub fn shrink_to_fit(&mut self) {
+        self.data.shrink_to_fit();
+        if let Some(v) = &mut self.ends {
+            v.shrink_to_fit();
+        }
+        if let Some(v) = &mut self.rows {
+            v.shrink_to_fit();
+        }
     }
 
     pub fn min(&self) -> Option<&[u8]> {
@@ -144,7 +190,7 @@ impl FileKeys {
         }
         (lo..self.len())
             .take_while(move |&i| self.key(i) == key)
-            .map(move |i| self.rows[i])
+            .map(move |i| self.row(i))
     }
 
     /// Every (key, row position) with `after < key <= through` (`None`: no
@@ -165,22 +211,23 @@ impl FileKeys {
         }
         (lo..self.len())
             .take_while(move |&i| through.is_none_or(|t| self.key(i) <= t))
-            .map(move |i| (self.key(i), self.rows[i]))
+            .map(move |i| (self.key(i), self.row(i)))
     }
 
     /// The `i`-th key in key order and its row position.
     pub fn entry(&self, i: usize) -> (&[u8], u32) {
-        (self.key(i), self.rows[i])
+        (self.key(i), self.row(i))
     }
 
     /// Whether the file's rows are in key order: the `i`-th key is row `i`
     /// (so compaction can read the file as a stream).
     pub fn in_row_order(&self) -> bool {
-        self.rows.iter().enumerate().all(|(i, &r)| r as usize == i)
+        self.rows.is_none()
     }
 
     pub fn heap_bytes(&self) -> usize {
-        self.data.capacity() + 4 * (self.ends.capacity() + self.rows.capacity())
+        let cap = |v: &Option<Vec<u32>>| v.as_ref().map_or(0, Vec::capacity);
+        self.data.capacity() + 4 * (cap(&self.ends) + cap(&self.rows))
     }
 }
 
@@ -252,6 +299,48 @@ mod tests {
         assert!(keys.in_row_order());
         keys.append(&enc.encode(&batch(&[8], &[""])).unwrap(), 4);
         assert!(!keys.in_row_order(), "row 4 sorts before row 3");
+    }
+
+    #[test]
+    fn an_index_holds_only_the_keys_until_lengths_or_order_differ() {
+        let enc = KeyEncoder::new(vec!["id".into()], vec![DataType::Int64]).unwrap();
+        let mut keys = FileKeys::default();
+        let ids: Vec<i64> = (0..1000).collect();
+        keys.append(&enc.encode(&batch(&ids, &[""; 1000])).unwrap(), 0);
+        keys.shrink_to_fit();
+        assert_eq!(keys.heap_bytes(), 9 * 1000, "a BIGINT key in key order");
+        assert!(keys.in_row_order());
+
+        // String keys: the fifth is longer (two of the row format's blocks),
+        // the sixth arrives out of order; every key is still found.
+        let enc = KeyEncoder::new(vec!["name".into()], vec![DataType::Utf8]).unwrap();
+        let long = "c".repeat(12);
+        let mut keys = FileKeys::default();
+        keys.append(
+            &enc.encode(&batch(&[0, 0, 0], &["a", "b", "c"])).unwrap(),
+            0,
+        );
+        keys.append(&enc.encode(&batch(&[0, 0], &[&long, "d"])).unwrap(), 3);
+        assert!(keys.in_row_order());
+        keys.append(&enc.encode(&batch(&[0], &["bb"])).unwrap(), 5);
+        assert!(!keys.in_row_order());
+        let expect = [
+            ("a", 0),
+            ("b", 1),
+            ("bb", 5),
+            ("c", 2),
+            (&long, 3),
+            ("d", 4),
+        ];
+        for (i, (name, row)) in expect.iter().enumerate() {
+            let probe = enc.encode(&batch(&[0], &[name])).unwrap();
+            assert_eq!(
+                keys.find(probe.row(0).as_ref()).collect::<Vec<_>>(),
+                vec![*row]
+            );
+            assert_eq!(keys.entry(i), (probe.row(0).as_ref(), *row));
+        }
+        assert_eq!(keys.len(), 6);
     }
 
     #[test]

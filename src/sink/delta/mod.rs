@@ -73,7 +73,8 @@ impl LiveFile {
     }
 
     /// A file binlake has just written, of `rows` rows indexed by `keys`.
-    fn indexed(add: Add, rows: u64, keys: FileKeys) -> Self {
+    fn indexed(add: Add, rows: u64, mut keys: FileKeys) -> Self {
+        keys.shrink_to_fit();
         LiveFile {
             add,
             rows,
@@ -451,6 +452,7 @@ impl TableTarget {
             keys.append(&rows, offset);
             offset += batch.num_rows() as u32;
         }
+        keys.shrink_to_fit();
         Ok(keys)
     }
 
