@@ -1,6 +1,7 @@
 //! Delta upsert cost per batch, against a local Delta table:
 //! 1. load N rows (default 1,000,000) in key-ordered commits of L rows
-//!    (default 1,000,000);
+//!    (default 100,000, the sink's `max_batch_rows`), compacting when the
+//!    table asks for it, as the sink does;
 //! 2. apply B batches (default 20) of 10,000 changes — 70% updates of random
 //!    existing keys, 25% inserts of new keys, 5% deletes of random existing
 //!    keys — each as one commit with its offsets, as the sink does;
@@ -127,7 +128,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 #[tokio::main]
 async fn main() -> Result<()> {
     let total = env_usize("BINLAKE_BENCH_ROWS", 1_000_000);
-    let load_rows = env_usize("BINLAKE_BENCH_LOAD_ROWS", 1_000_000).max(1);
+    let load_rows = env_usize("BINLAKE_BENCH_LOAD_ROWS", 100_000).max(1);
     let batches = env_usize("BINLAKE_BENCH_BATCHES", 20);
     let base = std::env::var("BINLAKE_BENCH_DIR")
         .map(std::path::PathBuf::from)
@@ -157,6 +158,9 @@ async fn main() -> Result<()> {
         )
         .await?;
         loaded += n;
+        if t.needs_compaction() {
+            t.compact(&key).await?;
+        }
     }
     let load = started.elapsed();
     println!(
