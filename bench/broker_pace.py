@@ -22,26 +22,22 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
-import os
+import pathlib
 import sys
 import time
 import uuid
 
-from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests" / "python"))
 
-BROKERS = os.environ.get("BINLAKE_TEST_BROKERS", "127.0.0.1:9092")
+from confluent_kafka import Producer, TopicPartition  # noqa: E402
+from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+
+from source_harness import BROKERS, new_consumer  # noqa: E402
 
 
 def read_records(topic: str, n: int) -> list:
-    c = Consumer(
-        {
-            "bootstrap.servers": BROKERS,
-            "group.id": f"binlake-bench-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-        }
-    )
+    c = new_consumer()
     try:
         c.assign([TopicPartition(topic, 0, 0)])
         out, idle = [], time.monotonic()
@@ -57,15 +53,7 @@ def read_records(topic: str, n: int) -> list:
 
 
 def consume(topic: str, expect: int, done, queue) -> None:
-    c = Consumer(
-        {
-            "bootstrap.servers": BROKERS,
-            "group.id": f"binlake-bench-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "topic.metadata.refresh.interval.ms": 1000,
-        }
-    )
+    c = new_consumer()
     lat, last = [], time.monotonic()
     try:
         c.assign([TopicPartition(topic, 0, 0)])

@@ -32,19 +32,18 @@ import shutil
 import signal
 import sys
 import time
-import uuid
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "python"))
 
 import pyarrow  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
-from confluent_kafka import Consumer, TopicPartition  # noqa: E402
+from confluent_kafka import TopicPartition  # noqa: E402
 from deltalake import write_deltalake  # noqa: E402
 
 from freshness import DDL, TABLE, new_bench_case, values_sql  # noqa: E402
 from sink_harness import BinlakeProcess, delta_log_txns, delta_table  # noqa: E402
-from source_harness import BROKERS, mysql_connect, watermarks  # noqa: E402
+from source_harness import mysql_connect, new_consumer, watermarks  # noqa: E402
 
 FILL_TXN_ROWS = 10_000
 
@@ -79,14 +78,7 @@ def fill_topic(case, config: pathlib.Path, tmp: pathlib.Path, rows: int, topic: 
 
 
 def plain_consumer(topic: str, end: int) -> tuple[int, float]:
-    c = Consumer(
-        {
-            "bootstrap.servers": BROKERS,
-            "group.id": f"binlake-bench-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-        }
-    )
+    c = new_consumer()
     try:
         started = time.monotonic()
         c.assign([TopicPartition(topic, 0, 0)])

@@ -198,7 +198,7 @@ def topic_exists(topic: str) -> bool:
     return t is not None and t.error is None and bool(t.partitions)
 
 
-def _consumer(partition_fetch_bytes: Optional[int] = None) -> Consumer:
+def new_consumer(partition_fetch_bytes: Optional[int] = None) -> Consumer:
     conf = {
         "bootstrap.servers": BROKERS,
         "group.id": f"binlake-test-{uuid.uuid4().hex[:8]}",
@@ -224,7 +224,7 @@ def watermarks(topic: str, consumer: Optional[Consumer] = None) -> list[tuple[in
     n = topic_partitions(topic)
     if not n:
         return []
-    c = consumer or _consumer()
+    c = consumer or new_consumer()
     try:
         return [c.get_watermark_offsets(TopicPartition(topic, p), timeout=10, cached=False) for p in range(n)]
     finally:
@@ -242,7 +242,7 @@ def wait_for_count(
     """Polls the watermarks until the topic holds at least `expected` records."""
     deadline = time.monotonic() + timeout
     n = 0
-    c = _consumer()
+    c = new_consumer()
     try:
         while time.monotonic() < deadline:
             n = sum(high - low for low, high in watermarks(topic, c))
@@ -270,7 +270,7 @@ def read_topic(
     if not marks:
         return []
     # ~130-300 bytes per record in these tests
-    c = _consumer(None if limit is None or limit > 5000 else max(512, 200 * limit))
+    c = new_consumer(None if limit is None or limit > 5000 else max(512, 200 * limit))
     out: list[Record] = []
     try:
         remaining = {}
