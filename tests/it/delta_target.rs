@@ -120,6 +120,17 @@ fn key() -> Vec<String> {
     vec!["id".to_string()]
 }
 
+/// A new table `t` in a fresh temporary directory (kept alive by the
+/// returned guard), with or without deletion vectors.
+async fn new_table(dv: bool) -> (tempfile::TempDir, std::path::PathBuf, TableTarget) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t");
+    let mut t = TableTarget::open(path.to_str().unwrap()).await.unwrap();
+    assert!(!t.exists());
+    t.create(schema(false), dv).await.unwrap();
+    (dir, path, t)
+}
+
 #[tokio::test]
 async fn upserts_deletes_widening_compaction_and_reopen() {
     scenario(true).await;
@@ -133,12 +144,8 @@ async fn the_same_by_rewriting_files() {
 }
 
 async fn scenario(dv: bool) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t");
+    let (_dir, path, mut t) = new_table(dv).await;
     let loc = path.to_str().unwrap();
-    let mut t = TableTarget::open(loc).await.unwrap();
-    assert!(!t.exists());
-    t.create(schema(false), dv).await.unwrap();
     assert_eq!(t.uses_deletion_vectors(), dv);
     let read_with_python = |p: &std::path::Path| {
         if dv {
@@ -244,10 +251,7 @@ async fn scenario(dv: bool) {
 /// them as key-sorted files of equal size; the content never changes.
 #[tokio::test]
 async fn compaction_runs_in_bounded_shares_and_sorts_by_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t");
-    let mut t = TableTarget::open(path.to_str().unwrap()).await.unwrap();
-    t.create(schema(false), true).await.unwrap();
+    let (_dir, path, mut t) = new_table(true).await;
     t.set_compaction_rows(100);
     let mut model = Model::new();
     // Ten files of 30 rows; file i holds keys i, i+10, i+20, ... so every
@@ -316,11 +320,8 @@ async fn compaction_runs_in_bounded_shares_and_sorts_by_key() {
 /// here in chunks of a few rows): the content stays, the output is sorted.
 #[tokio::test]
 async fn compaction_merges_files_of_another_writer_in_no_key_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t");
-    let mut t = TableTarget::open(path.to_str().unwrap()).await.unwrap();
     // No deletion vectors: the other writer (Python `deltalake`) appends.
-    t.create(schema(false), false).await.unwrap();
+    let (_dir, path, _) = new_table(false).await;
     let mut model = Model::new();
     // Four files of 25 rows from the other writer, ids shuffled; file f
     // holds ids 1000*f + (7*j mod 25).
@@ -401,10 +402,7 @@ for f in range(4):
 
 #[tokio::test]
 async fn a_commit_with_only_offsets_advances_the_version() {
-    let dir = tempfile::tempdir().unwrap();
-    let loc = dir.path().join("t");
-    let mut t = TableTarget::open(loc.to_str().unwrap()).await.unwrap();
-    t.create(schema(false), true).await.unwrap();
+    let (_dir, _, mut t) = new_table(true).await;
     let (b, d) = batch(&schema(false), &[], None);
     t.apply(&key(), &b, &d, vec![Transaction::new("a-t-0", 7)], None)
         .await
@@ -414,11 +412,8 @@ async fn a_commit_with_only_offsets_advances_the_version() {
 
 #[tokio::test]
 async fn checkpoints_keep_deletion_vectors_and_offsets() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t");
+    let (_dir, path, mut t) = new_table(true).await;
     let loc = path.to_str().unwrap();
-    let mut t = TableTarget::open(loc).await.unwrap();
-    t.create(schema(false), true).await.unwrap();
     let mut model = Model::new();
     // 105 commits: delta-rs writes a checkpoint at version 100.
     for i in 0..105i64 {
