@@ -88,6 +88,14 @@ import os
 os._exit(0)
 "#
     );
+    run_python(&script, path)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Runs a Python script with the table's path as its argument; its stdout.
+fn run_python(script: &str, path: &std::path::Path) -> String {
     let out = Command::new("python3")
         .arg("-c")
         .arg(script)
@@ -99,10 +107,7 @@ os._exit(0)
         "python deltalake failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn expected(m: &Model) -> Vec<String> {
@@ -335,17 +340,7 @@ for f in range(4):
                   "name": pa.array([f"p{i}" for i in ids], pa.string())})
     write_deltalake(sys.argv[1], t, mode="append")
 "#;
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(&path)
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "python deltalake append failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_python(script, &path);
     for f in 0..4i64 {
         for j in 0..25i64 {
             let id = 1000 * f + (7 * j) % 25;
