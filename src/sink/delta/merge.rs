@@ -20,6 +20,7 @@ use deltalake::parquet::arrow::ParquetRecordBatchStreamBuilder;
 use deltalake::DeltaTableError;
 use futures_util::TryStreamExt;
 use roaring::RoaringTreemap;
+use url::Url;
 
 use super::files::FileBuilder;
 use super::keys::FileKeys;
@@ -84,7 +85,7 @@ impl<'a> Input<'a> {
     }
 
     /// Moves a stream to its next chunk.
-    async fn advance(&mut self, schema: &SchemaRef, uri: &str) -> Result<(), TableError> {
+    async fn advance(&mut self, schema: &SchemaRef, uri: &Url) -> Result<(), TableError> {
         let Rows::Stream {
             stream,
             chunk,
@@ -94,12 +95,10 @@ impl<'a> Input<'a> {
             return Ok(());
         };
         let Some(next) = stream.try_next().await? else {
-            return Err(TableError::Delta {
-                uri: uri.to_owned(),
-                source: Box::new(DeltaTableError::Generic(
-                    "a data file has fewer rows than its key index".into(),
-                )),
-            });
+            return Err(TableError::delta(
+                uri,
+                DeltaTableError::Generic("a data file has fewer rows than its key index".into()),
+            ));
         };
         *start += chunk.num_rows();
         *chunk = conform(&next, schema)?;
@@ -117,7 +116,6 @@ impl TableTarget {
         schema: &SchemaRef,
         actions: &mut Vec<Action>,
     ) -> Result<Vec<LiveFile>, TableError> {
-        let uri = self.uri.to_string();
         let mut inputs = Vec::with_capacity(chosen.len());
         // A sixteenth of an output file at most, so what is held per input
         // stays a small share of the output even when files are small.
@@ -171,7 +169,7 @@ impl TableTarget {
                 }
                 // The chunk about to be replaced may hold pending rows.
                 write_pending(&mut out, &inputs, &mut pending)?;
-                inputs[p].advance(schema, &uri).await?;
+                inputs[p].advance(schema, &self.uri).await?;
             };
             out_keys.push_in_order(key, (out.rows() + pending.len()) as u32);
             pending.push((p, at));
