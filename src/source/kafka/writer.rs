@@ -44,6 +44,22 @@ struct TopicState {
     tails: PartitionTails,
 }
 
+/// One record for [`ChangeWriter::send`].
+#[derive(Clone, Copy)]
+struct Outgoing<'a> {
+    partition: i32,
+    /// Empty for a null key.
+    key: &'a [u8],
+    /// `None` for a tombstone.
+    value: Option<&'a [u8]>,
+    place: &'a RecordPlace,
+    /// A backfill marker, sent as a header.
+    marker: Option<&'a [u8]>,
+    /// The Kafka timestamp: the clock reading the envelope's `ts_ms` took,
+    /// so librdkafka need not read the clock again.
+    timestamp_ms: i64,
+}
+
 /// What the writer did, for logs and metrics.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct WriterStats {
@@ -143,6 +159,17 @@ impl ChangeWriter {
         event: &ChangeEvent,
         place: &RecordPlace,
     ) -> Result<(), SourceError> {
+        self.write_at(event, place, now_ms()).await
+    }
+
+    /// [`Self::write`] at `now_ms`, a clock reading the caller took: the
+    /// envelope's `ts_ms` and the record's Kafka timestamp.
+    pub async fn write_at(
+        &mut self,
+        event: &ChangeEvent,
+        place: &RecordPlace,
+        now_ms: i64,
+    ) -> Result<(), SourceError> {
         if event.op == Op::Truncate {
             return self.write_truncate(event, place).await;
         }
@@ -164,8 +191,10 @@ impl ChangeWriter {
         value.clear();
         codec
             .encode_key_into(event, &mut key)
-            .and_then(|()| codec.encode_value_into(event, now_ms(), &mut value))?;
-        let result = self.write_encoded(event, place, topic, &key, &value).await;
+            .and_then(|()| codec.encode_value_into(event, now_ms, &mut value))?;
+        let result = self
+            .write_encoded(event, place, topic, (&key, &value), now_ms)
+            .await;
         (self.key, self.value) = (key, value);
         result
     }
@@ -175,14 +204,21 @@ impl ChangeWriter {
         event: &ChangeEvent,
         place: &RecordPlace,
         topic: &str,
-        key: &[u8],
-        value: &[u8],
+        (key, value): (&[u8], &[u8]),
+        now_ms: i64,
     ) -> Result<(), SourceError> {
         let t = self.topic(topic).await?;
         let partition = partition_for(key, self.topics[t].partitions);
+        let record = Outgoing {
+            partition,
+            key,
+            value: Some(value),
+            place,
+            marker: None,
+            timestamp_ms: now_ms,
+        };
         if self.fresh(t, partition, place)? {
-            self.send(t, partition, key, Some(value), place, None)
-                .await?;
+            self.send(t, &record).await?;
             self.count_event(t, event);
         }
         if event.op == Op::Delete {
@@ -191,7 +227,12 @@ impl ChangeWriter {
                 ..place.clone()
             };
             if self.fresh(t, partition, &tombstone)? {
-                self.send(t, partition, key, None, &tombstone, None).await?;
+                let record = Outgoing {
+                    value: None,
+                    place: &tombstone,
+                    ..record
+                };
+                self.send(t, &record).await?;
             }
         }
         Ok(())
@@ -266,20 +307,25 @@ impl ChangeWriter {
         Ok(t)
     }
 
-    /// Queues one record on partition `partition` of topic `t`.
-    async fn send(
-        &mut self,
-        t: usize,
-        partition: i32,
-        key: &[u8],
-        value: Option<&[u8]>,
-        place: &RecordPlace,
-        marker: Option<&[u8]>,
-    ) -> Result<(), KafkaError> {
+    /// Queues one record on topic `t`.
+    async fn send(&mut self, t: usize, record: &Outgoing<'_>) -> Result<(), KafkaError> {
+        let Outgoing {
+            partition,
+            key,
+            value,
+            place,
+            marker,
+            mut timestamp_ms,
+        } = *record;
         let bytes = record_bytes(Some(key), value);
-        self.make_room(bytes).await?;
+        // A record that waited is stamped when it is handed over, as
+        // librdkafka stamps it: its Kafka timestamp says when it was produced.
+        if self.make_room(bytes).await? {
+            timestamp_ms = now_ms();
+        }
         if self.producer.due_for_split() {
             self.split().await?;
+            timestamp_ms = now_ms();
         }
         self.producer.begin()?;
         if !place.snapshot {
@@ -314,6 +360,7 @@ impl ChangeWriter {
         let topic = self.topics[t].name.clone();
         let mut record = BaseRecord::with_opaque_to(&topic, Ack::Counted)
             .partition(partition)
+            .timestamp(timestamp_ms)
             .headers(headers);
         if !key.is_empty() {
             record = record.key(key);
@@ -330,7 +377,7 @@ impl ChangeWriter {
                     return Ok(());
                 }
                 Err((RdError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    record = back;
+                    record = back.timestamp(now_ms());
                     let (settled, _) = self.settled().counts();
                     if settled == self.sent {
                         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -355,8 +402,8 @@ impl ChangeWriter {
     /// Waits, if the window is full, until about a batch of room is free:
     /// room for a record at a time would have this thread and the
     /// producer's polling thread take turns record by record. One record is
-    /// always let through, however large.
-    async fn make_room(&mut self, bytes: u64) -> Result<(), KafkaError> {
+    /// always let through, however large. True if it waited.
+    async fn make_room(&mut self, bytes: u64) -> Result<bool, KafkaError> {
         self.check_refused()?;
         let (records, settled_bytes) = self.settled().counts();
         let in_flight = self.sent - records;
@@ -366,7 +413,7 @@ impl ChangeWriter {
             || (in_flight < window_records
                 && self.sent_bytes - settled_bytes + bytes <= window_bytes)
         {
-            return Ok(());
+            return Ok(false);
         }
         let low_records = window_records * 2 / 3;
         let low_bytes = (window_bytes * 2 / 3).saturating_sub(bytes);
@@ -376,7 +423,7 @@ impl ChangeWriter {
                 self.sent_bytes.saturating_sub(low_bytes),
             )
             .await;
-        self.check_refused()
+        self.check_refused().map(|()| true)
     }
 
     /// The first refused record's error, once.

@@ -2,7 +2,7 @@
 //! partition of its table's topic, a repairing backfill's markers, and the
 //! heartbeats that say everything before an instant is in Kafka.
 
-use super::ChangeWriter;
+use super::{ChangeWriter, Outgoing};
 use crate::avro::{encode, wire};
 use crate::clock::now_ms;
 use crate::event::ChangeEvent;
@@ -56,13 +56,21 @@ impl ChangeWriter {
         };
         let mut value = Vec::with_capacity(128);
         wire::write_header(&mut value, schema_id);
-        encode::write_envelope(&mut value, table, event, now_ms())?;
+        let now = now_ms();
+        encode::write_envelope(&mut value, table, event, now)?;
         let t = self.topic(&topic).await?;
         let partitions = self.topics[t].partitions;
         for partition in 0..partitions {
             if self.fresh(t, partition, place)? {
-                self.send(t, partition, &[], Some(&value), place, None)
-                    .await?;
+                let record = Outgoing {
+                    partition,
+                    key: &[],
+                    value: Some(&value),
+                    place,
+                    marker: None,
+                    timestamp_ms: now,
+                };
+                self.send(t, &record).await?;
             }
         }
         tracing::info!(table = %table.qualified_name(), partitions, "TRUNCATE written to every partition");
@@ -90,7 +98,15 @@ impl ChangeWriter {
         let t = self.topic(&topic).await?;
         for json in records {
             if self.fresh(t, 0, place)? {
-                self.send(t, 0, &[], None, place, Some(&json)).await?;
+                let record = Outgoing {
+                    partition: 0,
+                    key: &[],
+                    value: None,
+                    place,
+                    marker: Some(&json),
+                    timestamp_ms: now_ms(),
+                };
+                self.send(t, &record).await?;
             }
         }
         Ok(())
