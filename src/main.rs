@@ -136,7 +136,8 @@ enum Role {
 /// says otherwise, freed pages returned to the OS after 10 ms instead of
 /// mimalloc 3's 1 s: the sink's compactions and batches free tens of MiB
 /// at a time, and with both defaults its RSS stayed at twice what it used
-/// (bench/README.md, "Sink memory").
+/// (bench/README.md, "Sink memory"). A process that runs the source alone
+/// keeps the 1 s (`tune_allocator_for_source_alone`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -144,15 +145,34 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// mimalloc 2 and 3; libmimalloc-sys declares no constant for it).
 const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
 const PURGE_DELAY_MS: std::ffi::c_long = 10;
+/// mimalloc's own purge delay, for a process that runs the source alone.
+const SOURCE_PURGE_DELAY_MS: std::ffi::c_long = 1000;
 
 extern "C" {
     /// Sets an option unless the environment (`MIMALLOC_*`) already did.
     fn mi_option_set_default(option: std::ffi::c_int, value: std::ffi::c_long);
+    /// Sets an option, whatever set it before.
+    fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
 }
 
 fn tune_allocator() {
     // SAFETY: plain option setters of the linked mimalloc; no pointers.
     unsafe { mi_option_set_default(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) };
+}
+
+/// A process that runs the source alone keeps freed pages for mimalloc's
+/// own 1 s, unless `MIMALLOC_PURGE_DELAY` says otherwise: librdkafka frees
+/// each record on its polling thread while the decoding thread allocates
+/// the next ones, and pages returned after 10 ms were faulted in again at
+/// once, a tenth of that thread's CPU (bench/README.md, "The source keeps
+/// its pages"). The source's memory is its bounded window of records, so
+/// its RSS does not grow for it; the sink's batches and compactions are
+/// what the 10 ms is for.
+fn tune_allocator_for_source_alone() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: a plain option setter of the linked mimalloc; no pointers.
+        unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, SOURCE_PURGE_DELAY_MS) };
+    }
 }
 
 fn main() -> ExitCode {
@@ -322,6 +342,9 @@ async fn run(
             "{}: --role sink needs a [sink] section",
             connector.file.display()
         );
+    }
+    if want_source && !want_sink {
+        tune_allocator_for_source_alone();
     }
     if let Some(m) = connector.metrics {
         let stop = stop_rx.clone();
@@ -503,14 +526,22 @@ mod tests {
         fn mi_option_get(option: std::ffi::c_int) -> std::ffi::c_long;
     }
 
+    /// One test, as the option is the process's: the default, then the
+    /// source-alone delay, each unless the environment set it.
     #[test]
     fn the_purge_delay_is_set_unless_the_environment_set_it() {
-        tune_allocator();
         // SAFETY: reads an option of the linked mimalloc.
-        let got = unsafe { mi_option_get(MI_OPTION_PURGE_DELAY) };
-        match std::env::var("MIMALLOC_PURGE_DELAY") {
-            Ok(v) => assert_eq!(got.to_string(), v),
-            Err(_) => assert_eq!(got, PURGE_DELAY_MS),
+        let get = || unsafe { mi_option_get(MI_OPTION_PURGE_DELAY) };
+        let from_env = std::env::var("MIMALLOC_PURGE_DELAY").ok();
+        tune_allocator();
+        match &from_env {
+            Some(v) => assert_eq!(get().to_string(), *v),
+            None => assert_eq!(get(), PURGE_DELAY_MS),
+        }
+        tune_allocator_for_source_alone();
+        match &from_env {
+            Some(v) => assert_eq!(get().to_string(), *v),
+            None => assert_eq!(get(), SOURCE_PURGE_DELAY_MS),
         }
     }
 }
