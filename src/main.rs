@@ -189,15 +189,24 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(dispatch(cli.command)) {
+    let code = match runtime.block_on(dispatch(cli.command)) {
         Ok(code) => code,
         Err(e) => {
             tracing::error!("{e:#}");
             eprintln!("binlake: {e:#}");
             ExitCode::FAILURE
         }
-    }
+    };
+    // Everything binlake waits for is done here. A helper thread still
+    // blocked in a broker call (the snapshot-signal reader creating its
+    // topic while the broker is away) would otherwise hold the exit until
+    // that call's own timeout, a minute for an admin request.
+    runtime.shutdown_timeout(EXIT_GRACE);
+    code
 }
+
+/// How long the exit waits for helper threads that are still blocked.
+const EXIT_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {

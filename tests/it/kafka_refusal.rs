@@ -41,7 +41,7 @@ const PARTITIONS: i32 = 6;
 /// refused one (the transaction takes at least 18 requests of 1 MB).
 const ACCEPTED: usize = 5;
 
-fn admin_url() -> String {
+pub(super) fn admin_url() -> String {
     std::env::var("BINLAKE_TEST_MYSQL_URL")
         .unwrap_or_else(|_| "mysql://binlake_admin:admin-secret@127.0.0.1:3307".into())
 }
@@ -132,12 +132,7 @@ async fn a_refused_record_mid_transaction_stops_the_source_and_loses_nothing() {
     .await
     .expect("create table");
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = binlake::registry::bind("127.0.0.1:0".parse().unwrap(), dir.path())
-        .await
-        .expect("registry");
-    let registry = format!("http://{}", server.local_addr());
-    tokio::spawn(server.run(std::future::pending()));
+    let registry = super::kafka_txn::registry().await;
 
     let cluster = MockCluster::new(1).expect("mock cluster");
     cluster

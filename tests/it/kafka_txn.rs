@@ -19,7 +19,8 @@ use binlake::source::position::{ChangeOrder, Position};
 
 use super::kafka_writer::{change, connector_with, open, read_all, table, PARTITIONS};
 
-async fn registry() -> String {
+/// An embedded schema registry on a free port, for the test's lifetime.
+pub(super) async fn registry() -> String {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = binlake::registry::bind("127.0.0.1:0".parse().unwrap(), dir.path())
         .await

@@ -13,4 +13,5 @@ mod kafka_writer;
 mod mysql_tls;
 mod registry_api;
 mod registry_converter;
+mod source_shutdown;
 mod source_types;
