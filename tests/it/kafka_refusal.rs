@@ -41,7 +41,7 @@ const PARTITIONS: i32 = 6;
 /// refused one (the transaction takes at least 18 requests of 1 MB).
 const ACCEPTED: usize = 5;
 
-pub(super) fn admin_url() -> String {
+fn admin_url() -> String {
     std::env::var("BINLAKE_TEST_MYSQL_URL")
         .unwrap_or_else(|_| "mysql://binlake_admin:admin-secret@127.0.0.1:3307".into())
 }
@@ -52,21 +52,33 @@ async fn admin() -> Conn {
         .expect("MariaDB is not reachable: run `bash scripts/servers.sh start mariadb`")
 }
 
-fn connector(name: &str, db: &str, brokers: &str, registry: &str) -> Arc<Connector> {
+/// The password of the `cdc` user: `BINLAKE_MYSQL_PASSWORD`, else the one
+/// scripts/servers.sh creates.
+pub(super) fn cdc_password() -> String {
+    std::env::var("BINLAKE_MYSQL_PASSWORD").unwrap_or_else(|_| "cdc-secret".into())
+}
+
+/// A connector file reading `db`'s tables as `cdc` from the local MariaDB
+/// (password from `BINLAKE_MYSQL_PASSWORD`), with a server id of its own.
+pub(super) fn connector_toml(name: &str, db: &str, brokers: &str, registry: &str) -> String {
     let opts = Opts::from_url(&admin_url()).expect("BINLAKE_TEST_MYSQL_URL");
     let server_id = 100_000 + (uuid::Uuid::new_v4().as_u128() % 3_000_000_000) as u64;
-    let text = format!(
+    format!(
         "name = \"{name}\"\n[source]\nurl = \"mysql://cdc@{host}:{port}\"\n\
          password_env = \"BINLAKE_MYSQL_PASSWORD\"\nserver_id = {server_id}\n\
          tables = [\"{db}.*\"]\nsnapshot = \"never\"\nheartbeat = \"1s\"\n\
          [kafka]\nbrokers = \"{brokers}\"\n[registry]\nurl = \"{registry}\"\n",
         host = opts.ip_or_hostname(),
         port = opts.tcp_port(),
-    );
+    )
+}
+
+fn connector(name: &str, db: &str, brokers: &str, registry: &str) -> Arc<Connector> {
+    let text = connector_toml(name, db, brokers, registry);
     let env = |k: &str| {
         std::env::var(k)
             .ok()
-            .or_else(|| (k == "BINLAKE_MYSQL_PASSWORD").then(|| "cdc-secret".to_string()))
+            .or_else(|| (k == "BINLAKE_MYSQL_PASSWORD").then(cdc_password))
     };
     Arc::new(Connector::from_toml(Path::new("refusal.toml"), &text, &env, true).expect("connector"))
 }

@@ -8,10 +8,9 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mysql_async::Opts;
 use rdkafka::mocking::MockCluster;
 
-use super::kafka_refusal::admin_url;
+use super::kafka_refusal::{cdc_password, connector_toml};
 use super::kafka_txn::registry;
 
 /// Far below the admin request's minute, far above a clean stop.
@@ -26,30 +25,17 @@ async fn a_stopped_source_exits_while_a_helper_waits_on_the_broker() {
         .expect("offsets topic");
     let registry = registry().await;
 
-    let opts = Opts::from_url(&admin_url()).expect("BINLAKE_TEST_MYSQL_URL");
-    let server_id = 100_000 + (uuid::Uuid::new_v4().as_u128() % 3_000_000_000) as u64;
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("stop.toml");
     std::fs::write(
         &file,
-        format!(
-            "name = \"{name}\"\n[source]\nurl = \"mysql://cdc@{host}:{port}\"\n\
-             password_env = \"BINLAKE_MYSQL_PASSWORD\"\nserver_id = {server_id}\n\
-             tables = [\"{name}.*\"]\nsnapshot = \"never\"\n\
-             [kafka]\nbrokers = \"{brokers}\"\n[registry]\nurl = \"{registry}\"\n",
-            host = opts.ip_or_hostname(),
-            port = opts.tcp_port(),
-            brokers = cluster.bootstrap_servers(),
-        ),
+        connector_toml(&name, &name, &cluster.bootstrap_servers(), &registry),
     )
     .expect("connector file");
     let log = dir.path().join("source.log");
     let mut source = Command::new(env!("CARGO_BIN_EXE_binlake"))
         .args(["run", file.to_str().expect("path"), "--role", "source"])
-        .env(
-            "BINLAKE_MYSQL_PASSWORD",
-            std::env::var("BINLAKE_MYSQL_PASSWORD").unwrap_or_else(|_| "cdc-secret".into()),
-        )
+        .env("BINLAKE_MYSQL_PASSWORD", cdc_password())
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).expect("log file"))
