@@ -7,6 +7,8 @@
 //! nowhere else. The tests below pin each one: a test failing when a name
 //! changes is the point, since such a change breaks readers outside binlake.
 
+use std::ffi::CStr;
+
 /// The Kafka topic of a table: `{name}.{db}.{table}`, characters Kafka
 /// rejects in a topic name replaced by `_` (as Debezium's topic naming does).
 pub fn table_topic(name: &str, db: &str, table: &str) -> String {
@@ -112,19 +114,37 @@ pub fn value_subject(topic: &str) -> String {
     format!("{topic}-value")
 }
 
+/// A header name as librdkafka's C API takes it (NUL-terminated, so the
+/// source hands it over without a copy per record); the `&str` constants
+/// below are the same names.
+pub type HeaderName = &'static CStr;
+
+const fn text(name: HeaderName) -> &'static str {
+    match name.to_str() {
+        Ok(s) => s,
+        Err(_) => panic!("header names are ASCII"),
+    }
+}
+
 /// A change record's place in the binlog, `fileseq:pos:index:part`.
-pub const ORDER_HEADER: &str = "binlake.order";
+pub const ORDER_HEADER_C: HeaderName = c"binlake.order";
+pub const ORDER_HEADER: &str = text(ORDER_HEADER_C);
 /// The server identity a change was read from.
-pub const SERVER_HEADER: &str = "binlake.server";
+pub const SERVER_HEADER_C: HeaderName = c"binlake.server";
+pub const SERVER_HEADER: &str = text(SERVER_HEADER_C);
 /// The GTID of a change's transaction (with GTIDs).
-pub const GTID_HEADER: &str = "binlake.gtid";
+pub const GTID_HEADER_C: HeaderName = c"binlake.gtid";
+pub const GTID_HEADER: &str = text(GTID_HEADER_C);
 /// The GTID state after a change's transaction (with GTIDs).
-pub const GTIDS_HEADER: &str = "binlake.gtids";
+pub const GTIDS_HEADER_C: HeaderName = c"binlake.gtids";
+pub const GTIDS_HEADER: &str = text(GTIDS_HEADER_C);
 /// A backfill marker (JSON) on a record with a null key and value.
-pub const BACKFILL_HEADER: &str = "binlake.backfill";
+pub const BACKFILL_HEADER_C: HeaderName = c"binlake.backfill";
+pub const BACKFILL_HEADER: &str = text(BACKFILL_HEADER_C);
 /// On a truncate record: how many partitions the truncate went to (the sink
 /// waits for all of them).
-pub const TRUNCATE_PARTITIONS_HEADER: &str = "binlake.truncate.partitions";
+pub const TRUNCATE_PARTITIONS_HEADER_C: HeaderName = c"binlake.truncate.partitions";
+pub const TRUNCATE_PARTITIONS_HEADER: &str = text(TRUNCATE_PARTITIONS_HEADER_C);
 
 /// Dead letters: why the record could not be applied (one of the
 /// `DLQ_REASON_*` values).

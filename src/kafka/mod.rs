@@ -8,6 +8,7 @@ pub mod admin;
 pub mod delivery;
 pub mod heartbeat;
 pub mod partition;
+pub mod produce;
 pub mod producer;
 pub mod refusal;
 

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use super::gtid::{Gtid, GtidState};
 use super::position::ChangeOrder;
-use crate::wire::{GTIDS_HEADER, GTID_HEADER, SERVER_HEADER};
+use crate::wire::{HeaderName, GTIDS_HEADER_C, GTID_HEADER_C, SERVER_HEADER_C};
 
 /// What one transaction stamps on its records (shared by all of them).
 #[derive(Debug, PartialEq, Eq)]
@@ -54,11 +54,11 @@ impl TxnMark {
     }
 
     /// `(header, value)` pairs to put on each record.
-    pub fn headers(&self) -> impl Iterator<Item = (&'static str, &str)> {
+    pub fn headers(&self) -> impl Iterator<Item = (HeaderName, &str)> {
         [
-            Some((SERVER_HEADER, &*self.server)),
-            self.gtid_text.as_deref().map(|g| (GTID_HEADER, g)),
-            self.state_text.as_deref().map(|s| (GTIDS_HEADER, s)),
+            Some((SERVER_HEADER_C, &*self.server)),
+            self.gtid_text.as_deref().map(|g| (GTID_HEADER_C, g)),
+            self.state_text.as_deref().map(|s| (GTIDS_HEADER_C, s)),
         ]
         .into_iter()
         .flatten()
@@ -262,9 +262,9 @@ mod tests {
         assert_eq!(
             h,
             vec![
-                (SERVER_HEADER, "1/mysql-bin"),
-                (GTID_HEADER, "0-1-5"),
-                (GTIDS_HEADER, "0-1-5,0-2-3")
+                (SERVER_HEADER_C, "1/mysql-bin"),
+                (GTID_HEADER_C, "0-1-5"),
+                (GTIDS_HEADER_C, "0-1-5,0-2-3")
             ]
         );
         let back = TxnMark::from_headers(Some(h[0].1), Some(h[1].1), Some(h[2].1));

@@ -8,8 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::error::KafkaError as RdError;
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, Producer};
+use rdkafka::producer::Producer;
 use rdkafka::types::RDKafkaErrorCode;
 
 use super::offsets::{PositionStore, StoredPosition};
@@ -19,27 +18,30 @@ use crate::clock::now_ms;
 use crate::config::Connector;
 use crate::event::{ChangeEvent, Op};
 use crate::kafka::admin::{Admin, TopicSpec};
-use crate::kafka::delivery::{record_bytes, Ack, Settled};
+use crate::kafka::delivery::{record_bytes, Settled};
 use crate::kafka::heartbeat::HeartbeatStore;
 use crate::kafka::partition::partition_for;
+use crate::kafka::produce::{self, TopicHandle, MAX_HEADERS};
 use crate::kafka::producer::{SourceProducer, Window};
 use crate::kafka::{refusal, KafkaError};
 use crate::source::order::RecordPlace;
 use crate::source::position::Position;
 use crate::source::snapshot::SnapshotState;
 use crate::source::SourceError;
-use crate::wire::{self, BACKFILL_HEADER, ORDER_HEADER, TRUNCATE_PARTITIONS_HEADER};
+use crate::wire::{
+    self, HeaderName, BACKFILL_HEADER_C, ORDER_HEADER_C, TRUNCATE_PARTITIONS_HEADER_C,
+};
 
 /// How long an abandoned writer's records may take to land.
 const DRAIN: Duration = Duration::from_secs(15);
 
 struct TopicState {
-    /// Shared with each record's send, which holds it across the writer's
-    /// own mutable steps (room, refusals).
-    name: Arc<str>,
+    name: String,
     /// `binlake_source_events_total` by operation code.
     events: Vec<(&'static str, prometheus::IntCounter)>,
     partitions: i32,
+    /// The topic as librdkafka resolved it for the producer.
+    handle: TopicHandle,
     /// What each partition already holds.
     tails: PartitionTails,
 }
@@ -293,8 +295,15 @@ impl ChangeWriter {
                     .await?;
                 let last = self.tail_reader.take(topic, partitions).await?;
                 let t = self.topics.len();
+                let handle = TopicHandle::new(&self.producer.producer, topic).map_err(|e| {
+                    KafkaError::Topic {
+                        topic: topic.to_string(),
+                        message: e.to_string(),
+                    }
+                })?;
                 self.topics.push(TopicState {
                     name: topic.into(),
+                    handle,
                     events: Vec::new(),
                     partitions,
                     tails: PartitionTails::new(last),
@@ -331,53 +340,59 @@ impl ChangeWriter {
         if !place.snapshot {
             self.mid_transaction = true;
         }
-        place.order.encode_into(&mut self.order);
-        let mut headers = OwnedHeaders::new_with_capacity(5).insert(Header {
-            key: ORDER_HEADER,
-            value: Some(&self.order),
-        });
-        for (key, value) in place.mark.headers() {
-            headers = headers.insert(Header {
-                key,
-                value: Some(value),
-            });
+        // The order text's buffer is reused; it is lent out while the
+        // record waits for queue room.
+        let mut order = std::mem::take(&mut self.order);
+        place.order.encode_into(&mut order);
+        let mut headers: [(HeaderName, &[u8]); MAX_HEADERS] = [(ORDER_HEADER_C, &[]); MAX_HEADERS];
+        headers[0].1 = order.as_bytes();
+        let mut n = 1;
+        for (name, value) in place.mark.headers() {
+            headers[n] = (name, value.as_bytes());
+            n += 1;
         }
         if let Some(m) = marker {
-            headers = headers.insert(Header {
-                key: BACKFILL_HEADER,
-                value: Some(m),
-            });
+            headers[n] = (BACKFILL_HEADER_C, m);
+            n += 1;
         }
         // An empty key is a null key: a truncate record, which also says how
         // many partitions received it (the sink waits for all of them).
+        let partitions;
         if key.is_empty() && marker.is_none() {
-            let n = self.topics[t].partitions.to_string();
-            headers = headers.insert(Header {
-                key: TRUNCATE_PARTITIONS_HEADER,
-                value: Some(n.as_bytes()),
-            });
+            partitions = self.topics[t].partitions.to_string();
+            headers[n] = (TRUNCATE_PARTITIONS_HEADER_C, partitions.as_bytes());
+            n += 1;
         }
-        let topic = self.topics[t].name.clone();
-        let mut record = BaseRecord::with_opaque_to(&topic, Ack::Counted)
-            .partition(partition)
-            .timestamp(timestamp_ms)
-            .headers(headers);
-        if !key.is_empty() {
-            record = record.key(key);
-        }
-        if let Some(v) = value {
-            record = record.payload(v);
-        }
+        let mut outgoing = produce::Record {
+            partition,
+            key: (!key.is_empty()).then_some(key),
+            value,
+            timestamp_ms,
+            headers: &headers[..n],
+        };
+        let result = self.hand_over(t, &mut outgoing, bytes).await;
+        self.order = order;
+        result
+    }
+
+    /// Queues `outgoing` on topic `t`, waiting while librdkafka's queue is
+    /// full.
+    async fn hand_over(
+        &mut self,
+        t: usize,
+        outgoing: &mut produce::Record<'_>,
+        bytes: u64,
+    ) -> Result<(), KafkaError> {
         loop {
-            match self.producer.producer.send(record) {
+            match self.topics[t].handle.produce(outgoing) {
                 Ok(()) => {
                     self.sent += 1;
                     self.sent_bytes += bytes;
                     self.stats.produced += 1;
                     return Ok(());
                 }
-                Err((RdError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    record = back.timestamp(now_ms());
+                Err(RDKafkaErrorCode::QueueFull) => {
+                    outgoing.timestamp_ms = now_ms();
                     let (settled, _) = self.settled().counts();
                     if settled == self.sent {
                         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -386,9 +401,11 @@ impl ChangeWriter {
                         self.check_refused()?;
                     }
                 }
-                Err((e, _)) => {
-                    let size = key.len() + value.map_or(0, <[u8]>::len);
-                    return Err(self.refused(topic.to_string(), e, size));
+                Err(code) => {
+                    let size =
+                        outgoing.key.map_or(0, <[u8]>::len) + outgoing.value.map_or(0, <[u8]>::len);
+                    let topic = self.topics[t].name.to_string();
+                    return Err(self.refused(topic, RdError::MessageProduction(code), size));
                 }
             }
         }
