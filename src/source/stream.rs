@@ -442,7 +442,8 @@ impl ChangeStream {
         after: Option<Row>,
         (row, timestamp, server_id): (u32, u32, u32),
     ) -> Result<(), SourceError> {
-        let event = ChangeEvent {
+        // Boxed at once: the change is not moved again on its way out.
+        let event = Box::new(ChangeEvent {
             op,
             before,
             after,
@@ -456,13 +457,13 @@ impl ChangeStream {
             },
             transaction: None,
             table: decoder.schema().clone(),
-        };
+        });
         match self.txn.as_mut() {
             Some(t) if t.xa => {
                 self.prepared.check_room(t.held.len() + 1)?;
-                t.held.push(event);
+                t.held.push(*event);
             }
-            _ => self.publish(event),
+            _ => self.publish_boxed(event),
         }
         Ok(())
     }
@@ -470,15 +471,18 @@ impl ChangeStream {
     /// Stamps a change with its transaction's place in the binlog and hands
     /// it on.
     fn publish(&mut self, event: ChangeEvent) {
-        if let Some((event, place)) = self.stamp(event) {
-            self.pending
-                .push_back(StreamItem::Change(Box::new(event), place));
+        self.publish_boxed(Box::new(event));
+    }
+
+    fn publish_boxed(&mut self, mut event: Box<ChangeEvent>) {
+        if let Some(place) = self.stamp(&mut event) {
+            self.pending.push_back(StreamItem::Change(event, place));
         }
     }
 
-    /// A change with its transaction's place in the binlog; `None` outside
-    /// a transaction.
-    fn stamp(&mut self, mut event: ChangeEvent) -> Option<(ChangeEvent, RecordPlace)> {
+    /// Fills in a change's transaction fields and gives its place in the
+    /// binlog; `None` outside a transaction.
+    fn stamp(&mut self, event: &mut ChangeEvent) -> Option<RecordPlace> {
         let txn = self.txn.as_mut()?;
         txn.total += 1;
         let table = &event.table;
@@ -515,7 +519,7 @@ impl ChangeStream {
             total_order: txn.total,
             data_collection_order: *per_table,
         });
-        Some((event, place))
+        Some(place)
     }
 
     fn commit(&mut self, end: u64) {

@@ -75,8 +75,8 @@ impl ChangeStream {
         }
         let truncate = match life {
             Life::Created { .. } | Life::RenamedIn { .. } => {
-                let event = self.truncate_event(db.clone(), name.clone(), at);
-                self.stamp(event).map(|(e, p)| (Box::new(e), p))
+                let mut event = Box::new(self.truncate_event(db.clone(), name.clone(), at));
+                self.stamp(&mut event).map(|p| (event, p))
             }
             _ => None,
         };
