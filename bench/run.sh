@@ -5,8 +5,10 @@
 # (cargo build --release --locked, in CARGO_TARGET_DIR from scripts/env.sh),
 # starts the local servers that are not running (scripts/servers.sh start)
 # and stops those again on exit, then runs bench/run.py, which runs the
-# benches (source, python-mysql-replication on the same binlog, snapshot,
-# sink, freshness), prints the document and writes it to bench/RESULTS.md.
+# benches (source, python-mysql-replication on the same binlog, the
+# source's own pipeline and snapshot into librdkafka's mock cluster,
+# snapshot, sink, sink catch-up, freshness), prints the document and writes
+# it to bench/RESULTS.md.
 # --quick runs small sizes (a few minutes) to check that everything works.
 # Exits non-zero when any piece failed (the document says which, and why).
 # Build, install and server messages go to stderr; stdout is the document.
