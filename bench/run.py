@@ -830,6 +830,15 @@ def main() -> int:
     exes, build = bench_executables(logdir, timeout)
     pieces: dict[str, Piece] = {}
 
+    def script_piece(
+        key: str, title: str, args: list[str], parser: Callable[[str], Any], env: Optional[dict[str, str]] = None
+    ) -> Piece:
+        pc = Piece(key, title, [py, *args], env or {})
+        run_piece(pc, logdir, timeout)
+        parse_into(pc, parser)
+        pieces[key] = pc
+        return pc
+
     def cargo_piece(key: str, bench: str, env: dict[str, str]) -> Piece:
         pc = Piece(key, f"cargo bench --bench {bench}", [exes.get(bench, f"<{bench} not built>"), "--bench"], env)
         if bench not in exes:
@@ -867,15 +876,12 @@ def main() -> int:
     sr = cargo_piece("snapshot_rate", "snapshot_rate", {"BINLAKE_BENCH_ROWS": str(cfg["snapshot_rows"])})
     parse_into(sr, parse_snapshot_rate)
     pieces["snapshot_rate"] = sr
-    sp = Piece(
+    script_piece(
         "snapshot_py",
         "snapshot into Kafka (bench/snapshot.py)",
-        [py, "bench/snapshot.py", "--rows", str(cfg["snapshot_rows"]), "--bin", str(binary)],
-        {},
+        ["bench/snapshot.py", "--rows", str(cfg["snapshot_rows"]), "--bin", str(binary)],
+        parse_snapshot_py,
     )
-    run_piece(sp, logdir, timeout)
-    parse_into(sp, parse_snapshot_py)
-    pieces["snapshot_py"] = sp
 
     # Sink.
     for n in cfg["sink_rows"]:
@@ -885,27 +891,22 @@ def main() -> int:
         pieces[f"sink_merge_{n}"] = pc
 
     # Sink catch-up.
-    cu = Piece(
+    script_piece(
         "catchup",
         "sink catch-up (bench/catchup.py)",
-        [py, "bench/catchup.py", "--rows", str(cfg["catchup_rows"]), "--bin", str(binary)],
-        {},
+        ["bench/catchup.py", "--rows", str(cfg["catchup_rows"]), "--bin", str(binary)],
+        parse_catchup,
     )
-    run_piece(cu, logdir, timeout)
-    parse_into(cu, parse_catchup)
-    pieces["catchup"] = cu
 
     # Freshness.
     for r, secs in cfg["freshness"]:
-        pc = Piece(
+        script_piece(
             f"freshness_{r}",
             f"freshness at {r:,} rows/s (bench/freshness.py)",
-            [py, "bench/freshness.py", "--rate", str(r), "--seconds", str(secs), "--flush-interval", FLUSH_INTERVAL],
+            ["bench/freshness.py", "--rate", str(r), "--seconds", str(secs), "--flush-interval", FLUSH_INTERVAL],
+            parse_freshness,
             bin_env,
         )
-        run_piece(pc, logdir, timeout)
-        parse_into(pc, parse_freshness)
-        pieces[f"freshness_{r}"] = pc
 
     summary = Summary()
     summarise(pieces, cfg, summary)

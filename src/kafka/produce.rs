@@ -163,23 +163,34 @@ mod tests {
     use rdkafka::consumer::{BaseConsumer, Consumer};
     use rdkafka::message::{Headers, Message};
     use rdkafka::mocking::MockCluster;
-    use rdkafka::producer::Producer;
+    use rdkafka::producer::{DefaultProducerContext, Producer};
     use rdkafka::ClientConfig;
 
     use super::*;
     use crate::kafka::delivery::Deliveries;
+
+    /// A mock cluster with topic `t` of `partitions`, and a producer on it.
+    fn cluster_with_topic(
+        partitions: i32,
+    ) -> (
+        MockCluster<'static, DefaultProducerContext>,
+        CountingProducer,
+    ) {
+        let cluster = MockCluster::new(1).expect("mock cluster");
+        cluster.create_topic("t", partitions, 1).expect("topic");
+        let producer = ClientConfig::new()
+            .set("bootstrap.servers", cluster.bootstrap_servers())
+            .create_with_context(Deliveries::default())
+            .expect("producer");
+        (cluster, producer)
+    }
 
     /// A record produced through the handle arrives as sent: partition,
     /// key, value, timestamp and headers in order; a tombstone has no
     /// value; each delivery is counted.
     #[test]
     fn records_arrive_with_their_partition_key_value_timestamp_and_headers() {
-        let cluster = MockCluster::new(1).expect("mock cluster");
-        cluster.create_topic("t", 2, 1).expect("topic");
-        let producer: CountingProducer = ClientConfig::new()
-            .set("bootstrap.servers", cluster.bootstrap_servers())
-            .create_with_context(Deliveries::default())
-            .expect("producer");
+        let (cluster, producer) = cluster_with_topic(2);
         let handle = TopicHandle::new(&producer, "t").expect("handle");
         let headers: [(&CStr, &[u8]); 2] = [(c"binlake.order", b"1:4:0:0"), (c"h2", b"")];
         let sent = [
@@ -259,12 +270,7 @@ mod tests {
     /// queued or counted.
     #[test]
     fn a_partition_the_topic_lacks_is_refused() {
-        let cluster = MockCluster::new(1).expect("mock cluster");
-        cluster.create_topic("t", 1, 1).expect("topic");
-        let producer: CountingProducer = ClientConfig::new()
-            .set("bootstrap.servers", cluster.bootstrap_servers())
-            .create_with_context(Deliveries::default())
-            .expect("producer");
+        let (_cluster, producer) = cluster_with_topic(1);
         // The partition count is known once metadata arrived.
         producer
             .client()
