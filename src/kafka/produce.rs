@@ -22,6 +22,9 @@ use super::delivery::CountingProducer;
 /// Most headers a change record carries (order, three for the
 /// transaction's mark, one for a backfill marker or a truncate).
 pub const MAX_HEADERS: usize = 5;
+/// The entries of every call before the headers: topic, partition, flags,
+/// value, key, timestamp.
+const FIELDS: usize = 6;
 
 /// A topic librdkafka resolved for this producer.
 pub struct TopicHandle {
@@ -84,7 +87,7 @@ impl TopicHandle {
             ptr: bytes.map_or(std::ptr::null_mut(), |b| b.as_ptr() as *mut c_void),
             size: bytes.map_or(0, <[u8]>::len),
         };
-        let fixed = [
+        let fixed: [_; FIELDS] = [
             vu(rd::rd_kafka_vtype_t::RD_KAFKA_VTYPE_RKT, |u| {
                 u.rkt = self.rkt.as_ptr()
             }),
@@ -104,9 +107,9 @@ impl TopicHandle {
                 u.i64_ = record.timestamp_ms
             }),
         ];
-        let mut vus = [vu(rd::rd_kafka_vtype_t::RD_KAFKA_VTYPE_END, |_| {}); 6 + MAX_HEADERS];
-        vus[..fixed.len()].copy_from_slice(&fixed);
-        for (slot, (name, value)) in vus[fixed.len()..].iter_mut().zip(record.headers) {
+        let mut vus = [vu(rd::rd_kafka_vtype_t::RD_KAFKA_VTYPE_END, |_| {}); FIELDS + MAX_HEADERS];
+        vus[..FIELDS].copy_from_slice(&fixed);
+        for (slot, (name, value)) in vus[FIELDS..].iter_mut().zip(record.headers) {
             *slot = vu(rd::rd_kafka_vtype_t::RD_KAFKA_VTYPE_HEADER, |u| {
                 u.header = rd::rd_kafka_vu_s__bindgen_ty_1__bindgen_ty_2 {
                     name: name.as_ptr(),
@@ -115,7 +118,7 @@ impl TopicHandle {
                 }
             });
         }
-        let count = fixed.len() + record.headers.len();
+        let count = FIELDS + record.headers.len();
         // SAFETY: every pointer in `vus` lives until the call returns and
         // librdkafka copies what it keeps (RD_KAFKA_MSG_F_COPY; headers are
         // always copied). A null opaque is `Ack::Counted`.
