@@ -10,6 +10,10 @@
 //! 2. decode only (binlog → change events), in this process;
 //! 3. decode + Avro key and value, in this process (no producer).
 //!
+//! With BINLAKE_BENCH_ROUNDS=N (1–9, default 1), all three N times on fresh
+//! tables: one line per round, then every figure of the round whose share
+//! of decode only is the median.
+//!
 //! With BINLAKE_BENCH_SNAPSHOT_ROWS set, also the initial snapshot of a
 //! table of that many rows (same columns) into the mock cluster: rows/s
 //! from "snapshot of table started" to the last record acknowledged, beside
@@ -17,8 +21,8 @@
 //!
 //! Run: `scripts/servers.sh start && cargo bench --bench source_pipeline`
 //! (env: BINLAKE_TEST_MYSQL_URL, BINLAKE_TEST_REGISTRY, BINLAKE_BENCH_ROWS,
-//! BINLAKE_BENCH_SNAPSHOT_ROWS; BINLAKE_BENCH_BIN runs another binlake
-//! binary).
+//! BINLAKE_BENCH_ROUNDS, BINLAKE_BENCH_SNAPSHOT_ROWS; BINLAKE_BENCH_BIN runs
+//! another binlake binary).
 
 mod common;
 
@@ -111,47 +115,77 @@ async fn read_range(
     Ok((rows, cpu_seconds() - cpu0, wall0.elapsed().as_secs_f64()))
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
-    let rows: u64 = env("BINLAKE_BENCH_ROWS", "1000000").parse()?;
-    let admin_url = env(
-        "BINLAKE_TEST_MYSQL_URL",
-        "mysql://binlake_admin:admin-secret@127.0.0.1:3307",
-    );
-    let registry = env("BINLAKE_TEST_REGISTRY", "http://127.0.0.1:8081");
+/// One round's figures: the source into the mock cluster, then decode
+/// only and decode + Avro on the same binlog range.
+struct Round {
+    insert_s: f64,
+    range: String,
+    first_change: Duration,
+    pipeline_s: f64,
+    first_record: Option<Duration>,
+    rss: Option<f64>,
+    cpu: String,
+    decoded: u64,
+    decode_s: f64,
+    decode_cpu: f64,
+    encoded: u64,
+    encode_s: f64,
+    encode_cpu: f64,
+}
+
+impl Round {
+    fn rate(&self, rows: u64) -> f64 {
+        rows as f64 / self.pipeline_s
+    }
+    fn decode_rate(&self) -> f64 {
+        self.decoded as f64 / self.decode_s
+    }
+    fn share(&self, rows: u64) -> f64 {
+        self.rate(rows) / self.decode_rate()
+    }
+}
+
+/// `rows` inserted in one transaction into a fresh database and topic,
+/// measured three ways (see the file's head).
+async fn round(
+    k: u32,
+    rows: u64,
+    cluster: &MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
+    pool: &Pool,
+    admin_url: &str,
+    registry: &str,
+    dir: &std::path::Path,
+) -> Result<Round> {
     let run_id = std::process::id();
-    let name = format!("benchmock{run_id}");
-    let db = format!("bench_mock_{run_id}");
+    let name = format!("benchmock{run_id}r{k}");
+    let db = format!("bench_mock_{run_id}_{k}");
     let topic = format!("{name}.{db}.t");
 
     // The mock cluster has no CreateTopics: the source finds its topics made.
-    let cluster = MockCluster::new(1)?;
     cluster.create_topic(&format!("{name}.offsets"), 1, 1)?;
     cluster.create_topic(&topic, 1, 1)?;
     let brokers = cluster.bootstrap_servers();
 
-    let pool = Pool::new(Opts::from_url(&admin_url)?);
     let mut conn = pool.get_conn().await?;
     conn.query_drop(format!("CREATE DATABASE {db}")).await?;
     conn.query_drop(format!("CREATE TABLE {db}.t {COLUMNS}"))
         .await?;
     fresh_binlog_file(&mut conn).await?;
 
-    let dir = tempfile::tempdir()?;
     let file = write_config(
-        &dir.path().join("bench.toml"),
-        &admin_url,
+        &dir.join(format!("bench{k}.toml")),
+        admin_url,
         &name,
         &db,
         &brokers,
-        &registry,
+        registry,
         "never",
-        8000 + run_id % 1000,
+        8000 + (run_id % 100) * 10 + k,
     )?;
 
     // 1. The whole source into the mock cluster.
-    let log_path = dir.path().join("binlake.log");
-    let mut source = start_source(&file, &admin_url, &log_path)?;
+    let log_path = dir.join(format!("binlake{k}.log"));
+    let mut source = start_source(&file, admin_url, &log_path)?;
     let pid = source.0.id();
     wait_for_line(&log_path, "streaming binlog").await?;
     let watermarks: BaseConsumer = ClientConfig::new()
@@ -165,7 +199,7 @@ async fn main() -> Result<()> {
     let warm_committed = Instant::now();
     wait_for_records(&watermarks, &topic, 0, 1, warm_committed).await?;
     let first_change = warm_committed.elapsed();
-    let start = master_position(&pool).await?;
+    let start = master_position(pool).await?;
     let insert = Instant::now();
     conn.query_drop(format!(
         "INSERT INTO {db}.t {VALUES} FROM {db}.seq_1_to_{rows}"
@@ -173,76 +207,133 @@ async fn main() -> Result<()> {
     .await?;
     let committed = Instant::now();
     let cpu_at_commit = thread_cpu(pid);
-    let end = master_position(&pool).await?;
-    let first = wait_for_records(&watermarks, &topic, 1, rows + 1, committed).await?;
-    let pipeline = committed.elapsed().as_secs_f64();
+    let end = master_position(pool).await?;
+    let first_record = wait_for_records(&watermarks, &topic, 1, rows + 1, committed).await?;
+    let pipeline_s = committed.elapsed().as_secs_f64();
     let (cpu_at_end, rss) = stop(&mut source);
 
     // 2. and 3. The same binlog range, decoded; then decoded and encoded.
     // A range that never reaches its end (seen once) fails the bench.
     let limit = Duration::from_secs(300);
-    let (decoded, decode_cpu, decode_wall) = tokio::time::timeout(
+    let (decoded, decode_cpu, decode_s) = tokio::time::timeout(
         limit,
-        read_range(&file, &admin_url, &pool, &start, &end, None),
+        read_range(&file, admin_url, pool, &start, &end, None),
     )
     .await
     .with_context(|| format!("decoding {start:?}..{end:?} did not end in {limit:?}"))??;
-    let codecs = CodecCache::new(name.clone(), RegistryClient::new(&registry)?);
-    let (encoded, encode_cpu, encode_wall) = tokio::time::timeout(
+    let codecs = CodecCache::new(name.clone(), RegistryClient::new(registry)?);
+    let (encoded, encode_cpu, encode_s) = tokio::time::timeout(
         limit,
-        read_range(&file, &admin_url, &pool, &start, &end, Some(codecs)),
+        read_range(&file, admin_url, pool, &start, &end, Some(codecs)),
     )
     .await
     .with_context(|| format!("encoding {start:?}..{end:?} did not end in {limit:?}"))??;
-
     conn.query_drop(format!("DROP DATABASE {db}")).await?;
+    Ok(Round {
+        insert_s: (committed - insert).as_secs_f64(),
+        range: format!(
+            "{}:{}..{}:{} (table {db}.t)",
+            start.file, start.pos, end.file, end.pos
+        ),
+        first_change,
+        pipeline_s,
+        first_record,
+        rss,
+        cpu: cpu_delta(&cpu_at_commit, &cpu_at_end),
+        decoded,
+        decode_s,
+        decode_cpu,
+        encoded,
+        encode_s,
+        encode_cpu,
+    })
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let rows: u64 = env("BINLAKE_BENCH_ROWS", "1000000").parse()?;
+    // The share of decode only moves with the machine on both sides from
+    // run to run; rounds on fresh tables give its spread and median.
+    let rounds: u32 = env("BINLAKE_BENCH_ROUNDS", "1").parse()?;
+    if rounds == 0 || rounds > 9 {
+        bail!("BINLAKE_BENCH_ROUNDS must be 1 to 9, not {rounds}");
+    }
+    let admin_url = env(
+        "BINLAKE_TEST_MYSQL_URL",
+        "mysql://binlake_admin:admin-secret@127.0.0.1:3307",
+    );
+    let registry = env("BINLAKE_TEST_REGISTRY", "http://127.0.0.1:8081");
+    let cluster = MockCluster::new(1)?;
+    let pool = Pool::new(Opts::from_url(&admin_url)?);
+    let dir = tempfile::tempdir()?;
+
+    let mut done = Vec::new();
+    for k in 1..=rounds {
+        let r = round(k, rows, &cluster, &pool, &admin_url, &registry, dir.path()).await?;
+        if rounds > 1 {
+            println!(
+                "round {k} of {rounds}: pipeline {:.0} rows/s, decode only {:.0} rows/s, \
+                 pipeline / decode only {:.0}%",
+                r.rate(rows),
+                r.decode_rate(),
+                100.0 * r.share(rows)
+            );
+        }
+        done.push(r);
+    }
+    // The round with the median share, all of its figures from that round.
+    done.sort_by(|a, b| a.share(rows).total_cmp(&b.share(rows)));
+    let r = &done[done.len() / 2];
     let mut out = std::io::stdout().lock();
+    if rounds > 1 {
+        writeln!(
+            out,
+            "median round by pipeline / decode only ({rounds} rounds, {:.0}%–{:.0}%):",
+            100.0 * done[0].share(rows),
+            100.0 * done[done.len() - 1].share(rows)
+        )?;
+    }
     writeln!(
         out,
         "rows: {rows} (one transaction; INSERT and COMMIT took {:.1} s)",
-        (committed - insert).as_secs_f64()
+        r.insert_s
     )?;
-    writeln!(
-        out,
-        "binlog range: {}:{}..{}:{} (table {db}.t)",
-        start.file, start.pos, end.file, end.pos
-    )?;
+    writeln!(out, "binlog range: {}", r.range)?;
     writeln!(
         out,
         "the table's first change (one row; columns read, schemas registered, topic opened): \
          COMMIT → acked {} ms",
-        first_change.as_millis()
+        r.first_change.as_millis()
     )?;
-    let rate = rows as f64 / pipeline;
     writeln!(
         out,
-        "binlake source → mock cluster, COMMIT → last record acked: {pipeline:.2} s, {rate:.0} rows/s \
+        "binlake source → mock cluster, COMMIT → last record acked: {:.2} s, {:.0} rows/s \
          (first record after {} ms); peak RSS {}",
-        first.map_or(0, |f| f.as_millis()),
-        rss.map(|r| format!("{r:.0} MB")).unwrap_or_else(|| "n/a".into())
+        r.pipeline_s,
+        r.rate(rows),
+        r.first_record.map_or(0, |f| f.as_millis()),
+        r.rss
+            .map(|m| format!("{m:.0} MB"))
+            .unwrap_or_else(|| "n/a".into())
+    )?;
+    writeln!(out, "source CPU, COMMIT → last ack: {}", r.cpu)?;
+    writeln!(
+        out,
+        "decode only (same binlog): {} rows, {:.2} s, {:.2} CPU s, {:.0} rows/s wall",
+        r.decoded,
+        r.decode_s,
+        r.decode_cpu,
+        r.decode_rate()
     )?;
     writeln!(
         out,
-        "source CPU, COMMIT → last ack: {}",
-        cpu_delta(&cpu_at_commit, &cpu_at_end)
+        "decode + Avro key and value (same binlog): {} rows, {:.2} s, {:.2} CPU s, {:.0} rows/s wall",
+        r.encoded,
+        r.encode_s,
+        r.encode_cpu,
+        r.encoded as f64 / r.encode_s
     )?;
-    let decode_rate = decoded as f64 / decode_wall;
-    writeln!(
-        out,
-        "decode only (same binlog): {decoded} rows, {decode_wall:.2} s, {decode_cpu:.2} CPU s, \
-         {decode_rate:.0} rows/s wall"
-    )?;
-    writeln!(
-        out,
-        "decode + Avro key and value (same binlog): {encoded} rows, {encode_wall:.2} s, \
-         {encode_cpu:.2} CPU s, {:.0} rows/s wall",
-        encoded as f64 / encode_wall
-    )?;
-    writeln!(
-        out,
-        "pipeline / decode only: {:.0}%",
-        100.0 * rate / decode_rate
-    )?;
+    writeln!(out, "pipeline / decode only: {:.0}%", 100.0 * r.share(rows))?;
     drop(out);
 
     let snapshot_rows: u64 = env("BINLAKE_BENCH_SNAPSHOT_ROWS", "0").parse()?;
