@@ -12,7 +12,7 @@
 //!
 //! With BINLAKE_BENCH_ROUNDS=N (1–9, default 1), all three N times on fresh
 //! tables: one line per round, then every figure of the round whose share
-//! of decode only is the median.
+//! of decode only is the median (the upper middle one for an even N).
 //!
 //! With BINLAKE_BENCH_SNAPSHOT_ROWS set, also the initial snapshot of a
 //! table of that many rows (same columns) into the mock cluster: rows/s
@@ -115,6 +115,16 @@ async fn read_range(
     Ok((rows, cpu_seconds() - cpu0, wall0.elapsed().as_secs_f64()))
 }
 
+/// What every measurement of this bench runs against: the mock cluster it
+/// hosts, MariaDB, the registry, and a directory for connector files and logs.
+struct Bench {
+    cluster: MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
+    pool: Pool,
+    admin_url: String,
+    registry: String,
+    dir: tempfile::TempDir,
+}
+
 /// One round's figures: the source into the mock cluster, then decode
 /// only and decode + Avro on the same binlog range.
 struct Round {
@@ -147,15 +157,14 @@ impl Round {
 
 /// `rows` inserted in one transaction into a fresh database and topic,
 /// measured three ways (see the file's head).
-async fn round(
-    k: u32,
-    rows: u64,
-    cluster: &MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
-    pool: &Pool,
-    admin_url: &str,
-    registry: &str,
-    dir: &std::path::Path,
-) -> Result<Round> {
+async fn round(k: u32, rows: u64, bench: &Bench) -> Result<Round> {
+    let (cluster, pool, admin_url, registry) = (
+        &bench.cluster,
+        &bench.pool,
+        &*bench.admin_url,
+        &*bench.registry,
+    );
+    let dir = bench.dir.path();
     let run_id = std::process::id();
     let name = format!("benchmock{run_id}r{k}");
     let db = format!("bench_mock_{run_id}_{k}");
@@ -262,14 +271,17 @@ async fn main() -> Result<()> {
         "BINLAKE_TEST_MYSQL_URL",
         "mysql://binlake_admin:admin-secret@127.0.0.1:3307",
     );
-    let registry = env("BINLAKE_TEST_REGISTRY", "http://127.0.0.1:8081");
-    let cluster = MockCluster::new(1)?;
-    let pool = Pool::new(Opts::from_url(&admin_url)?);
-    let dir = tempfile::tempdir()?;
+    let bench = Bench {
+        cluster: MockCluster::new(1)?,
+        pool: Pool::new(Opts::from_url(&admin_url)?),
+        registry: env("BINLAKE_TEST_REGISTRY", "http://127.0.0.1:8081"),
+        admin_url,
+        dir: tempfile::tempdir()?,
+    };
 
     let mut done = Vec::new();
     for k in 1..=rounds {
-        let r = round(k, rows, &cluster, &pool, &admin_url, &registry, dir.path()).await?;
+        let r = round(k, rows, &bench).await?;
         if rounds > 1 {
             println!(
                 "round {k} of {rounds}: pipeline {:.0} rows/s, decode only {:.0} rows/s, \
@@ -338,29 +350,21 @@ async fn main() -> Result<()> {
 
     let snapshot_rows: u64 = env("BINLAKE_BENCH_SNAPSHOT_ROWS", "0").parse()?;
     if snapshot_rows > 0 {
-        snapshot(
-            snapshot_rows,
-            &cluster,
-            &pool,
-            &admin_url,
-            &registry,
-            dir.path(),
-        )
-        .await?;
+        snapshot(snapshot_rows, &bench).await?;
     }
     Ok(())
 }
 
 /// The initial snapshot of a `rows`-row table into the mock cluster, then a
 /// plain `SELECT *` of the same table.
-async fn snapshot(
-    rows: u64,
-    cluster: &MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
-    pool: &Pool,
-    admin_url: &str,
-    registry: &str,
-    dir: &std::path::Path,
-) -> Result<()> {
+async fn snapshot(rows: u64, bench: &Bench) -> Result<()> {
+    let (cluster, pool, admin_url, registry) = (
+        &bench.cluster,
+        &bench.pool,
+        &*bench.admin_url,
+        &*bench.registry,
+    );
+    let dir = bench.dir.path();
     let run_id = std::process::id();
     let name = format!("benchsnap{run_id}");
     let db = format!("bench_snap_{run_id}");
