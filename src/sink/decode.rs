@@ -5,6 +5,7 @@ use crate::event::Op;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use apache_avro::reader::datum::GenericDatumReader;
 use apache_avro::schema::{DecimalSchema, RecordSchema, UnionSchema};
 use apache_avro::types::Value as Avro;
 use apache_avro::Schema;
@@ -102,8 +103,37 @@ pub struct SinkRecord {
     pub table: String,
 }
 
+/// A writer schema with its names resolved once. `from_avro_datum`
+/// resolves them again for every record: a tenth of the sink's thread in
+/// a catch-up (bench/README.md).
+#[ouroboros::self_referencing]
+struct ValueReader {
+    schema: Schema,
+    #[borrows(schema)]
+    #[covariant]
+    reader: GenericDatumReader<'this>,
+}
+
+impl ValueReader {
+    fn resolve(id: u32, schema: Schema) -> Result<Self, DecodeError> {
+        ValueReaderTryBuilder {
+            schema,
+            reader_builder: |schema: &Schema| GenericDatumReader::builder(schema).build(),
+        }
+        .try_build()
+        .map_err(|source| DecodeError::BadSchema {
+            id,
+            source: Box::new(source),
+        })
+    }
+
+    fn read(&self, datum: &mut &[u8]) -> Result<Avro, apache_avro::Error> {
+        self.borrow_reader().read_value(datum)
+    }
+}
+
 struct ValueSchema {
-    avro: Schema,
+    avro: ValueReader,
     row: Arc<RowSchema>,
 }
 
@@ -134,13 +164,12 @@ impl EnvelopeDecoder {
         };
         let (id, mut datum) = wire::parse(value)?;
         let schema = self.value_schema(id).await?;
-        #[allow(deprecated)] // its replacement is not in apache-avro 0.22's stable API
-        let decoded =
-            apache_avro::from_avro_datum(&schema.avro, &mut datum, None).map_err(|source| {
-                DecodeError::Datum {
-                    id,
-                    source: Box::new(source),
-                }
+        let decoded = schema
+            .avro
+            .read(&mut datum)
+            .map_err(|source| DecodeError::Datum {
+                id,
+                source: Box::new(source),
             })?;
         let fields = match decoded {
             Avro::Record(fields) => fields,
@@ -244,6 +273,7 @@ impl EnvelopeDecoder {
         }
         let avro = self.fetch(id).await?;
         let row = Arc::new(row_schema(id, &avro)?);
+        let avro = ValueReader::resolve(id, avro)?;
         let s = Arc::new(ValueSchema { avro, row });
         self.values.insert(id, s.clone());
         Ok(s)
