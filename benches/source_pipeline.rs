@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use mysql_async::prelude::Queryable;
-use mysql_async::{Opts, Pool};
+use mysql_async::{Conn, Opts, Pool};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
 use rdkafka::ClientConfig;
@@ -125,6 +125,22 @@ struct Bench {
     dir: tempfile::TempDir,
 }
 
+impl Bench {
+    /// Makes `topics` in the mock cluster, which has no CreateTopics (the
+    /// source finds its topics made), and database `db` with the bench
+    /// table; returns the cluster's bootstrap servers and a connection.
+    async fn prepare(&self, db: &str, topics: &[String]) -> Result<(String, Conn)> {
+        for topic in topics {
+            self.cluster.create_topic(topic, 1, 1)?;
+        }
+        let mut conn = self.pool.get_conn().await?;
+        conn.query_drop(format!("CREATE DATABASE {db}")).await?;
+        conn.query_drop(format!("CREATE TABLE {db}.t {COLUMNS}"))
+            .await?;
+        Ok((self.cluster.bootstrap_servers(), conn))
+    }
+}
+
 /// One round's figures: the source into the mock cluster, then decode
 /// only and decode + Avro on the same binlog range.
 struct Round {
@@ -158,26 +174,15 @@ impl Round {
 /// `rows` inserted in one transaction into a fresh database and topic,
 /// measured three ways (see the file's head).
 async fn round(k: u32, rows: u64, bench: &Bench) -> Result<Round> {
-    let (cluster, pool, admin_url, registry) = (
-        &bench.cluster,
-        &bench.pool,
-        &*bench.admin_url,
-        &*bench.registry,
-    );
+    let (pool, admin_url, registry) = (&bench.pool, &*bench.admin_url, &*bench.registry);
     let dir = bench.dir.path();
     let run_id = std::process::id();
     let name = format!("benchmock{run_id}r{k}");
     let db = format!("bench_mock_{run_id}_{k}");
     let topic = format!("{name}.{db}.t");
 
-    // The mock cluster has no CreateTopics: the source finds its topics made.
-    cluster.create_topic(&format!("{name}.offsets"), 1, 1)?;
-    cluster.create_topic(&topic, 1, 1)?;
-    let brokers = cluster.bootstrap_servers();
-
-    let mut conn = pool.get_conn().await?;
-    conn.query_drop(format!("CREATE DATABASE {db}")).await?;
-    conn.query_drop(format!("CREATE TABLE {db}.t {COLUMNS}"))
+    let (brokers, mut conn) = bench
+        .prepare(&db, &[format!("{name}.offsets"), topic.clone()])
         .await?;
     fresh_binlog_file(&mut conn).await?;
 
@@ -358,25 +363,18 @@ async fn main() -> Result<()> {
 /// The initial snapshot of a `rows`-row table into the mock cluster, then a
 /// plain `SELECT *` of the same table.
 async fn snapshot(rows: u64, bench: &Bench) -> Result<()> {
-    let (cluster, pool, admin_url, registry) = (
-        &bench.cluster,
-        &bench.pool,
-        &*bench.admin_url,
-        &*bench.registry,
-    );
+    let (admin_url, registry) = (&*bench.admin_url, &*bench.registry);
     let dir = bench.dir.path();
     let run_id = std::process::id();
     let name = format!("benchsnap{run_id}");
     let db = format!("bench_snap_{run_id}");
     let topic = format!("{name}.{db}.t");
-    cluster.create_topic(&format!("{name}.offsets"), 1, 1)?;
-    cluster.create_topic(&format!("{name}.signals"), 1, 1)?;
-    cluster.create_topic(&topic, 1, 1)?;
-    let brokers = cluster.bootstrap_servers();
-    let mut conn = pool.get_conn().await?;
-    conn.query_drop(format!("CREATE DATABASE {db}")).await?;
-    conn.query_drop(format!("CREATE TABLE {db}.t {COLUMNS}"))
-        .await?;
+    let topics = [
+        format!("{name}.offsets"),
+        format!("{name}.signals"),
+        topic.clone(),
+    ];
+    let (brokers, mut conn) = bench.prepare(&db, &topics).await?;
     let filled = Instant::now();
     // Transactions of a million rows: the binlog cache stays reasonable.
     for from in (1..=rows).step_by(1_000_000) {
