@@ -133,7 +133,7 @@ impl ValueReader {
 }
 
 struct ValueSchema {
-    avro: ValueReader,
+    reader: ValueReader,
     row: Arc<RowSchema>,
 }
 
@@ -165,7 +165,7 @@ impl EnvelopeDecoder {
         let (id, mut datum) = wire::parse(value)?;
         let schema = self.value_schema(id).await?;
         let decoded = schema
-            .avro
+            .reader
             .read(&mut datum)
             .map_err(|source| DecodeError::Datum {
                 id,
@@ -273,8 +273,8 @@ impl EnvelopeDecoder {
         }
         let avro = self.fetch(id).await?;
         let row = Arc::new(row_schema(id, &avro)?);
-        let avro = ValueReader::resolve(id, avro)?;
-        let s = Arc::new(ValueSchema { avro, row });
+        let reader = ValueReader::resolve(id, avro)?;
+        let s = Arc::new(ValueSchema { reader, row });
         self.values.insert(id, s.clone());
         Ok(s)
     }
