@@ -12,6 +12,7 @@ use apache_avro::Schema;
 use deltalake::arrow::datatypes::{DataType, TimeUnit};
 use thiserror::Error;
 
+use super::envelope::{Envelope, EnvelopeReader, Image, Malformed, Source};
 use crate::avro::registry_client::{RegistryClient, RegistryClientError};
 use crate::avro::wire::{self, WireError};
 
@@ -44,6 +45,12 @@ pub enum DecodeError {
         id: u32,
         #[source]
         source: Box<apache_avro::Error>,
+    },
+    #[error("the Avro datum does not match writer schema {id}: {source}")]
+    Malformed {
+        id: u32,
+        #[source]
+        source: Malformed,
     },
     #[error("record without a key: a change record needs its key")]
     NoKey,
@@ -132,9 +139,35 @@ impl ValueReader {
     }
 }
 
+/// How a writer schema's records are read: compiled when the envelope
+/// has the usual shape, else by apache-avro's generic reader.
+enum EnvelopeRead {
+    Compiled(EnvelopeReader),
+    Generic(ValueReader),
+}
+
 struct ValueSchema {
-    reader: ValueReader,
+    read: EnvelopeRead,
     row: Arc<RowSchema>,
+}
+
+impl ValueSchema {
+    fn read(&self, id: u32, mut datum: &[u8]) -> Result<Envelope, DecodeError> {
+        match &self.read {
+            EnvelopeRead::Compiled(reader) => reader
+                .read(datum)
+                .map_err(|source| DecodeError::Malformed { id, source }),
+            EnvelopeRead::Generic(reader) => {
+                let value = reader
+                    .read(&mut datum)
+                    .map_err(|source| DecodeError::Datum {
+                        id,
+                        source: Box::new(source),
+                    })?;
+                Envelope::from_value(value).map_err(DecodeError::Envelope)
+            }
+        }
+    }
 }
 
 /// Decodes records, fetching each writer schema once.
@@ -162,43 +195,24 @@ impl EnvelopeDecoder {
         let Some(value) = value else {
             return Ok(None);
         };
-        let (id, mut datum) = wire::parse(value)?;
+        let (id, datum) = wire::parse(value)?;
         let schema = self.value_schema(id).await?;
-        let decoded = schema
-            .reader
-            .read(&mut datum)
-            .map_err(|source| DecodeError::Datum {
-                id,
-                source: Box::new(source),
-            })?;
-        let fields = match decoded {
-            Avro::Record(fields) => fields,
-            other => return Err(DecodeError::Envelope(format!("not a record: {other:?}"))),
+        let envelope = schema.read(id, datum)?;
+        let op = match envelope.op.as_deref() {
+            Some("c") => Op::Create,
+            Some("u") => Op::Update,
+            Some("d") => Op::Delete,
+            Some("r") => Op::Read,
+            Some("t") => Op::Truncate,
+            Some(other) => return Err(DecodeError::Envelope(format!("unknown op `{other}`"))),
+            None => return Err(DecodeError::Envelope("no `op` string".into())),
         };
-        let mut op = None;
-        let mut before = None;
-        let mut after = None;
-        let mut source = None;
-        for (name, v) in fields {
-            match name.as_str() {
-                "op" => op = Some(v),
-                "before" => before = unwrap_union(v),
-                "after" => after = unwrap_union(v),
-                "source" => source = Some(v),
-                _ => {}
-            }
-        }
-        let op = match op {
-            Some(Avro::String(s)) => match s.as_str() {
-                "c" => Op::Create,
-                "u" => Op::Update,
-                "d" => Op::Delete,
-                "r" => Op::Read,
-                "t" => Op::Truncate,
-                other => return Err(DecodeError::Envelope(format!("unknown op `{other}`"))),
-            },
-            _ => return Err(DecodeError::Envelope("no `op` string".into())),
-        };
+        let Envelope {
+            before,
+            after,
+            source,
+            ..
+        } = envelope;
         if op == Op::Truncate {
             let src = source_fields(source)?;
             return Ok(Some(SinkRecord {
@@ -217,11 +231,8 @@ impl EnvelopeDecoder {
         let key_fields = self.key_fields(key_id).await?;
         let image = if op == Op::Delete { before } else { after };
         let row = match image {
-            Some(Avro::Record(cols)) => cols
-                .into_iter()
-                .map(|(_, v)| unwrap_union(v).unwrap_or(Avro::Null))
-                .collect::<Vec<_>>(),
-            _ => {
+            Image::Row(row) => row,
+            Image::Absent | Image::Other => {
                 let which = if op == Op::Delete { "before" } else { "after" };
                 return Err(DecodeError::Envelope(format!(
                     "op `{}` without a `{which}` row",
@@ -273,8 +284,11 @@ impl EnvelopeDecoder {
         }
         let avro = self.fetch(id).await?;
         let row = Arc::new(row_schema(id, &avro)?);
-        let reader = ValueReader::resolve(id, avro)?;
-        let s = Arc::new(ValueSchema { reader, row });
+        let read = match EnvelopeReader::compile(&avro) {
+            Some(reader) => EnvelopeRead::Compiled(reader),
+            None => EnvelopeRead::Generic(ValueReader::resolve(id, avro)?),
+        };
+        let s = Arc::new(ValueSchema { read, row });
         self.values.insert(id, s.clone());
         Ok(s)
     }
@@ -292,14 +306,6 @@ impl EnvelopeDecoder {
     }
 }
 
-fn unwrap_union(v: Avro) -> Option<Avro> {
-    match v {
-        Avro::Null => None,
-        Avro::Union(_, inner) => unwrap_union(*inner),
-        other => Some(other),
-    }
-}
-
 struct SourceFields {
     ts_ms: i64,
     pos: String,
@@ -307,28 +313,18 @@ struct SourceFields {
     table: String,
 }
 
-fn source_fields(source: Option<Avro>) -> Result<SourceFields, DecodeError> {
-    let Some(Avro::Record(fields)) = source else {
+fn source_fields(source: Option<Source>) -> Result<SourceFields, DecodeError> {
+    let Some(Source {
+        ts_ms,
+        gtid,
+        file,
+        pos,
+        db,
+        table,
+    }) = source
+    else {
         return Err(DecodeError::Envelope("no `source` record".into()));
     };
-    let mut db = String::new();
-    let mut table = String::new();
-    let mut ts_ms = None;
-    let mut gtid = None;
-    let mut file = None;
-    let mut pos = None;
-    for (name, v) in fields {
-        let v = unwrap_union(v);
-        match (name.as_str(), v) {
-            ("ts_ms", Some(Avro::Long(t))) => ts_ms = Some(t),
-            ("gtid", Some(Avro::String(g))) => gtid = Some(g),
-            ("file", Some(Avro::String(f))) => file = Some(f),
-            ("pos", Some(Avro::Long(p))) => pos = Some(p),
-            ("db", Some(Avro::String(d))) => db = d,
-            ("table", Some(Avro::String(t))) => table = t,
-            _ => {}
-        }
-    }
     let ts_ms = ts_ms.ok_or_else(|| DecodeError::Envelope("no `source.ts_ms`".into()))?;
     let pos = match (gtid, file, pos) {
         (Some(g), _, _) if !g.is_empty() => g,

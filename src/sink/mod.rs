@@ -1,4 +1,5 @@
-//! Kafka → Delta: records are decoded ([`decode`]), laid out as Arrow rows
+//! Kafka → Delta: records are decoded ([`decode`], through each writer
+//! schema's compiled reader, [`envelope`]), laid out as Arrow rows
 //! of the table ([`rows`]) and applied to one Delta table per source table
 //! ([`delta`]) by the consuming loop ([`runner`]); what cannot be applied
 //! goes to the dead-letter topic ([`dlq`]); the Kafka offsets follow,
@@ -12,6 +13,7 @@ pub mod decode;
 pub mod defaults;
 pub mod delta;
 pub mod dlq;
+mod envelope;
 mod fit;
 pub mod freshness;
 pub mod offsets;
