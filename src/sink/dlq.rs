@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use rdkafka::message::{Header, Message, OwnedHeaders, OwnedMessage};
+use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 use super::SinkError;
@@ -41,7 +41,7 @@ impl DeadLetters {
 
     pub async fn send(
         &self,
-        msg: &OwnedMessage,
+        msg: &impl Message,
         reason: &str,
         detail: &str,
     ) -> Result<(), SinkError> {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::message::{BorrowedMessage, Message, OwnedMessage};
 use tokio::sync::watch;
 
 use super::decode::{DecodeError, EnvelopeDecoder, SinkRecord};
@@ -118,8 +118,11 @@ pub async fn run(
                 if let Some(why) = consumer.context().starts.take_refusal() {
                     return Err(SinkError::Table(TableError::Progress(why)));
                 }
+                // The record is read in place: a copy of it is made only
+                // when it is kept, and its headers (which librdkafka parses
+                // on first access) are read only by truncates and markers.
                 let msg = match msg {
-                    Ok(m) => m.detach(),
+                    Ok(m) => m,
                     // No table topic yet: the source creates them on first change.
                     Err(e) if e.rdkafka_error_code()
                         == Some(rdkafka::error::RDKafkaErrorCode::UnknownTopicOrPartition) => {
@@ -132,7 +135,6 @@ pub async fn run(
                         continue;
                     }
                 };
-                let topic = msg.topic().to_owned();
                 let record = match decode_retrying(&mut decoder, &msg, &mut shutdown).await? {
                     Ok(r) => r,
                     Err(e) => {
@@ -147,7 +149,7 @@ pub async fn run(
                         None
                     }
                 };
-                let state = topics.entry(topic.clone()).or_insert_with(|| TopicState::new(&topic));
+                let state = topic_state(&mut topics, msg.topic());
                 let (partition, offset) = (msg.partition(), msg.offset());
                 batch_clock::note_arrival(&mut state.since, msg.timestamp().to_millis(), sink.flush_interval);
                 state.rewind_to(partition, offset);
@@ -156,11 +158,12 @@ pub async fn run(
                 // its headers, which only truncates are read for; a
                 // tombstone or a backfill marker counts only as an offset.
                 let message = match &record {
-                    Some(r) if r.op == Op::Truncate => Some(msg),
+                    Some(r) if r.op == Op::Truncate => Some(msg.detach()),
                     Some(r) if state.fits(&sink, r).await? => None,
-                    Some(_) => Some(msg.replace_headers(None)),
+                    Some(_) => Some(without_headers(&msg)),
                     None => None,
                 };
+                drop(msg);
                 if record.is_some() {
                     state.rows += 1;
                 }
@@ -174,8 +177,32 @@ pub async fn run(
     }
 }
 
+/// The topic's state, made on its first record; the topic's name is
+/// copied only then.
+fn topic_state<'a>(topics: &'a mut HashMap<String, TopicState>, topic: &str) -> &'a mut TopicState {
+    if !topics.contains_key(topic) {
+        topics.insert(topic.to_owned(), TopicState::new(topic));
+    }
+    topics
+        .get_mut(topic)
+        .expect("the topic's state was just inserted")
+}
+
+/// A copy of a record without its headers.
+fn without_headers(msg: &BorrowedMessage<'_>) -> OwnedMessage {
+    OwnedMessage::new(
+        msg.payload().map(<[u8]>::to_vec),
+        msg.key().map(<[u8]>::to_vec),
+        msg.topic().to_owned(),
+        msg.timestamp(),
+        msg.partition(),
+        msg.offset(),
+        None,
+    )
+}
+
 /// The backfill marker a record without key and value carries, if any.
-fn marker_of(msg: &OwnedMessage) -> Result<Option<Arc<RepairMarker>>, String> {
+fn marker_of(msg: &impl Message) -> Result<Option<Arc<RepairMarker>>, String> {
     use rdkafka::message::Headers;
     if msg.payload().is_some() || msg.key().is_some() {
         return Ok(None);
@@ -225,7 +252,7 @@ fn summarize(topics: &mut HashMap<String, TopicState>, over: Duration) {
 
 async fn decode_retrying(
     decoder: &mut EnvelopeDecoder,
-    msg: &OwnedMessage,
+    msg: &impl Message,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<Result<Option<SinkRecord>, DecodeError>, SinkError> {
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
