@@ -10,14 +10,23 @@ use deltalake::kernel::Add;
 use deltalake::parquet::arrow::ArrowWriter;
 use deltalake::parquet::basic::{Compression, ZstdLevel};
 use deltalake::parquet::file::properties::WriterProperties;
+use deltalake::parquet::schema::types::ColumnPath;
 use serde_json::{json, Map, Value as Json};
 
 use super::TableError;
 
-fn writer_props() -> WriterProperties {
-    WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .build()
+/// `unique`: a column whose values all differ within the file. A
+/// dictionary of it would hold every value and add an index per row;
+/// parquet-rs builds one anyway until the dictionary passes its page limit
+/// (parquet-mr gives it up when it does not shrink the column).
+fn writer_props(unique: Option<&str>) -> WriterProperties {
+    let props =
+        WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default()));
+    match unique {
+        Some(column) => props.set_column_dictionary_enabled(ColumnPath::from(column), false),
+        None => props,
+    }
+    .build()
 }
 
 /// One data file written a batch at a time, so a file larger than memory
@@ -30,10 +39,12 @@ pub struct FileBuilder {
 }
 
 impl FileBuilder {
-    pub fn new(schema: SchemaRef) -> Result<Self, TableError> {
+    /// `unique`: a column whose values all differ in this file (a
+    /// one-column primary key), written without a dictionary.
+    pub fn new(schema: SchemaRef, unique: Option<&str>) -> Result<Self, TableError> {
         let stats = Stats::new(&schema);
-        let writer =
-            ArrowWriter::try_new(Vec::with_capacity(1 << 20), schema, Some(writer_props()))?;
+        let props = writer_props(unique);
+        let writer = ArrowWriter::try_new(Vec::with_capacity(1 << 20), schema, Some(props))?;
         Ok(FileBuilder { writer, stats })
     }
 
@@ -273,7 +284,7 @@ mod tests {
             ],
         )
         .unwrap();
-        let mut f = FileBuilder::new(schema).unwrap();
+        let mut f = FileBuilder::new(schema, None).unwrap();
         f.write(&batch.slice(0, 2)).unwrap();
         f.write(&batch.slice(2, 2)).unwrap();
         assert_eq!(f.rows(), 4);
@@ -285,5 +296,41 @@ mod tests {
         // The long string is in the second slice: no bounds for the column.
         assert!(stats["maxValues"].get("long").is_none());
         assert_eq!(&bytes[..4], b"PAR1");
+    }
+
+    #[test]
+    fn the_unique_column_is_written_without_a_dictionary() {
+        use deltalake::parquet::basic::Encoding;
+        use deltalake::parquet::file::reader::{FileReader, SerializedFileReader};
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int32, false),
+            Field::new("s", DataType::Utf8, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(deltalake::arrow::array::Int32Array::from_iter_values(
+                    0..1000,
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    (0..1000).map(|i| ["a", "b"][i % 2]),
+                )),
+            ],
+        )
+        .unwrap();
+        let dictionary = |unique| {
+            let mut f = FileBuilder::new(schema.clone(), unique).unwrap();
+            f.write(&batch).unwrap();
+            let (bytes, _) = f.finish().unwrap();
+            let reader = SerializedFileReader::new(bytes::Bytes::from(bytes)).unwrap();
+            let group = reader.metadata().row_group(0).clone();
+            group
+                .columns()
+                .iter()
+                .map(|c| c.encodings().any(|e| e == Encoding::RLE_DICTIONARY))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(dictionary(None), vec![true, true]);
+        assert_eq!(dictionary(Some("id")), vec![false, true]);
     }
 }

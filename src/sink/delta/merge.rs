@@ -157,7 +157,7 @@ impl TableTarget {
         let files = live.div_ceil(self.compact_rows).max(1);
         let per_file = live.div_ceil(files).max(1);
         let mut written = Vec::with_capacity(files);
-        let mut out = FileBuilder::new(schema.clone())?;
+        let mut out = self.file_builder(schema.clone())?;
         let mut out_keys = FileKeys::default();
         // (input, row in its current batch) of rows not yet written.
         let mut pending: Vec<(usize, usize)> = Vec::with_capacity(WRITE_SLICE_ROWS);
@@ -183,7 +183,7 @@ impl TableTarget {
             }
             if out.rows() + pending.len() >= per_file || heap.is_empty() {
                 write_pending(&mut out, &inputs, &mut pending)?;
-                let full = std::mem::replace(&mut out, FileBuilder::new(schema.clone())?);
+                let full = std::mem::replace(&mut out, self.file_builder(schema.clone())?);
                 let rows = full.rows() as u64;
                 let add = self.put_data_file(full, false).await?;
                 actions.push(Action::Add(add.clone()));

@@ -413,9 +413,19 @@ impl TableTarget {
         batch: &RecordBatch,
         data_change: bool,
     ) -> Result<Add, TableError> {
-        let mut f = files::FileBuilder::new(batch.schema())?;
+        let mut f = self.file_builder(batch.schema())?;
         f.write(batch)?;
         self.put_data_file(f, data_change).await
+    }
+
+    /// A new data file of `schema`. binlake writes each key once per file,
+    /// so a one-column key holds no value twice there.
+    fn file_builder(&self, schema: SchemaRef) -> Result<files::FileBuilder, TableError> {
+        let unique = match self.keys.as_ref().map(KeyEncoder::names) {
+            Some([column]) => Some(column.as_str()),
+            _ => None,
+        };
+        files::FileBuilder::new(schema, unique)
     }
 
     /// Stores the file `f` has built and returns its `add` action.
