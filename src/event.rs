@@ -88,6 +88,20 @@ pub struct Column {
     pub default: Option<DefaultValue>,
 }
 
+#[cfg(test)]
+impl Column {
+    /// A column without a MySQL type text or default, for unit tests.
+    pub(crate) fn plain(name: &str, data_type: ColumnType, nullable: bool) -> Column {
+        Column {
+            name: name.into(),
+            data_type,
+            nullable,
+            source_type: String::new(),
+            default: None,
+        }
+    }
+}
+
 /// A literal column default, already in its column type's [`Value`] form.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DefaultValue(pub Value);

@@ -325,13 +325,7 @@ mod tests {
     use super::*;
 
     fn col(name: &str, data_type: ColumnType, nullable: bool) -> Column {
-        Column {
-            name: name.into(),
-            data_type,
-            nullable,
-            source_type: String::new(),
-            default: None,
-        }
+        Column::plain(name, data_type, nullable)
     }
 
     fn every_type_table() -> TableSchema {

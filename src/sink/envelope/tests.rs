@@ -170,16 +170,6 @@ fn agree_on_random(schema_json: &str, seed: u64, count: usize) -> usize {
     rows
 }
 
-fn column(name: &str, data_type: ColumnType, nullable: bool) -> Column {
-    Column {
-        name: name.into(),
-        data_type,
-        nullable,
-        source_type: String::new(),
-        default: None,
-    }
-}
-
 fn every_type_table() -> Arc<TableSchema> {
     let types = [
         ColumnType::Boolean,
@@ -206,10 +196,10 @@ fn every_type_table() -> Arc<TableSchema> {
         ColumnType::String,
         ColumnType::Bytes,
     ];
-    let mut columns = vec![column("id", ColumnType::Long, false)];
+    let mut columns = vec![Column::plain("id", ColumnType::Long, false)];
     for (i, t) in types.iter().enumerate() {
-        columns.push(column(&format!("n{i}"), t.clone(), true));
-        columns.push(column(&format!("v{i}"), t.clone(), false));
+        columns.push(Column::plain(&format!("n{i}"), t.clone(), true));
+        columns.push(Column::plain(&format!("v{i}"), t.clone(), false));
     }
     Arc::new(TableSchema {
         db: "shop".into(),
