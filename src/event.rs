@@ -88,10 +88,10 @@ pub struct Column {
     pub default: Option<DefaultValue>,
 }
 
-#[cfg(test)]
 impl Column {
-    /// A column without a MySQL type text or default, for unit tests.
-    pub(crate) fn plain(name: &str, data_type: ColumnType, nullable: bool) -> Column {
+    /// A column without a MySQL type text or default, as tests build
+    /// table schemas by hand.
+    pub fn plain(name: &str, data_type: ColumnType, nullable: bool) -> Column {
         Column {
             name: name.into(),
             data_type,

@@ -23,13 +23,7 @@ pub const HANDLED_TS: i64 = 1_700_000_999_000;
 pub const HUGE: &str = "-123456789012345678901234567890123456789012345.6789";
 
 fn col(name: &str, data_type: ColumnType, nullable: bool) -> Column {
-    Column {
-        name: name.into(),
-        data_type,
-        nullable,
-        source_type: String::new(),
-        default: None,
-    }
+    Column::plain(name, data_type, nullable)
 }
 
 /// Every ColumnType, a sanitised name, and a two-column key in non-table order.

@@ -56,13 +56,8 @@ fn with_column(
     nullable: bool,
 ) -> TableSchema {
     let mut t = table.clone();
-    t.columns.push(binlake::event::Column {
-        name: name.into(),
-        data_type,
-        nullable,
-        source_type: String::new(),
-        default: None,
-    });
+    t.columns
+        .push(binlake::event::Column::plain(name, data_type, nullable));
     t
 }
 
